@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"os"
 	"os/signal"
@@ -19,8 +18,20 @@ func main() {
 	os.Exit(code)
 }
 
-// run is main without the process: tests drive the whole CLI through it.
+// run is main without the process: tests drive the whole CLI through it and
+// read what it prints. It returns the exit code.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stdout, "ipvm: under construction")
+	root := newRoot(&env{stdin: stdin, stdout: stdout, stderr: stderr})
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	if err := root.ExecuteContext(ctx); err != nil {
+		if ec, ok := err.(exitCode); ok {
+			return int(ec)
+		}
+		printError(stderr, err)
+		return 1
+	}
 	return 0
 }
