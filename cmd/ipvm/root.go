@@ -43,6 +43,8 @@ The repo (identity, config, store) is $IPVM_PATH or ~/.ipvm, created on first us
 	root.AddCommand(
 		newVersionCmd(e),
 		newWorkflowCmd(e),
+		newIDCmd(e),
+		newKeyCmd(e),
 	)
 	return root
 }
