@@ -1,0 +1,311 @@
+package fuel
+
+import "fmt"
+
+// insert is a piece of metering code to splice into a body before the
+// original byte at pos.
+type insert struct {
+	pos  int     // offset in the body
+	cost int64   // static charge, for dyn == dynNone
+	dyn  dynamic // dynamic charge of the instruction at pos
+}
+
+// frame kinds of the control stack.
+const (
+	frameBlock = iota
+	frameLoop
+	frameIf
+)
+
+// frame is one entry of the control stack while scanning a body.
+type frame struct {
+	kind  int
+	owner int // index in inserts of the charge that pays for this frame's instructions
+}
+
+// scanBody decodes the instructions of one function body (after its local
+// declarations) and returns where to put charges: one at the start and one
+// at the start of each loop body, each charging the static cost of the
+// instructions it owns (those not inside a nested loop), plus one dynamic
+// charge before each bulk instruction. r covers exactly the expression.
+func scanBody(r *reader) ([]insert, error) {
+	ins := []insert{{pos: r.pos}}
+	stack := []frame{{kind: frameBlock, owner: 0}}
+	for {
+		if r.eof() {
+			return nil, r.errf("function body without end")
+		}
+		at := r.pos
+		op, err := r.byte()
+		if err != nil {
+			return nil, err
+		}
+		top := &stack[len(stack)-1]
+		cost := opCost(op)
+		dyn := dynNone
+		switch op {
+		case 0x00, 0x01, 0x0f, 0x1a, 0x1b, 0xd1:
+			// No immediates.
+		case 0x02, 0x03, 0x04: // block, loop, if
+			if _, err := r.signed(33); err != nil {
+				return nil, err
+			}
+			ins[top.owner].cost += cost
+			switch op {
+			case 0x02:
+				stack = append(stack, frame{kind: frameBlock, owner: top.owner})
+			case 0x04:
+				stack = append(stack, frame{kind: frameIf, owner: top.owner})
+			case 0x03:
+				ins = append(ins, insert{pos: r.pos})
+				stack = append(stack, frame{kind: frameLoop, owner: len(ins) - 1})
+			}
+			continue
+		case 0x05: // else
+			if top.kind != frameIf {
+				return nil, r.errf("else outside if")
+			}
+		case 0x0b: // end
+			stack = stack[:len(stack)-1]
+			if len(stack) == 0 {
+				if !r.eof() {
+					return nil, r.errf("code after function end")
+				}
+				return ins, nil
+			}
+			ins[stack[len(stack)-1].owner].cost += cost
+			continue
+		case 0x0c, 0x0d, 0x10, 0x20, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0xd2:
+			// One index.
+			if _, err := r.u32(); err != nil {
+				return nil, err
+			}
+		case 0x0e: // br_table
+			n, err := r.u32()
+			if err != nil {
+				return nil, err
+			}
+			for i := uint64(0); i <= uint64(n); i++ {
+				if _, err := r.u32(); err != nil {
+					return nil, err
+				}
+			}
+		case 0x11: // call_indirect type table
+			if _, err := r.u32(); err != nil {
+				return nil, err
+			}
+			if _, err := r.u32(); err != nil {
+				return nil, err
+			}
+		case 0x1c: // select t*
+			n, err := r.u32()
+			if err != nil {
+				return nil, err
+			}
+			if _, err := r.bytes(int(n)); err != nil {
+				return nil, err
+			}
+		case 0x3f, 0x40: // memory.size, memory.grow
+			if _, err := r.u32(); err != nil {
+				return nil, err
+			}
+			if op == 0x40 {
+				dyn = dynPages
+			}
+		case 0x41:
+			if _, err := r.signed(32); err != nil {
+				return nil, err
+			}
+		case 0x42:
+			if _, err := r.signed(64); err != nil {
+				return nil, err
+			}
+		case 0x43:
+			if _, err := r.bytes(4); err != nil {
+				return nil, err
+			}
+		case 0x44:
+			if _, err := r.bytes(8); err != nil {
+				return nil, err
+			}
+		case 0xd0: // ref.null t
+			if _, err := r.byte(); err != nil {
+				return nil, err
+			}
+		case 0xfc:
+			sub, err := r.u32()
+			if err != nil {
+				return nil, err
+			}
+			c, d := fcCost(sub)
+			cost, dyn = c, d
+			switch sub {
+			case 0, 1, 2, 3, 4, 5, 6, 7:
+			case 9, 11, 13, 15, 16, 17: // one immediate
+				if _, err := r.u32(); err != nil {
+					return nil, err
+				}
+			case 8, 10, 12, 14: // two immediates
+				if _, err := r.u32(); err != nil {
+					return nil, err
+				}
+				if _, err := r.u32(); err != nil {
+					return nil, err
+				}
+			default:
+				return nil, fmt.Errorf("%w: unsupported opcode 0xfc %d at offset %d", ErrUnsupported, sub, r.base+at)
+			}
+		default:
+			switch {
+			case op >= 0x28 && op <= 0x3e: // memarg
+				if _, err := r.u32(); err != nil {
+					return nil, err
+				}
+				if _, err := r.u32(); err != nil {
+					return nil, err
+				}
+			case op >= 0x45 && op <= 0xc4:
+				// Numeric, no immediates.
+			default:
+				return nil, fmt.Errorf("%w: unsupported opcode %#02x at offset %d", ErrUnsupported, op, r.base+at)
+			}
+		}
+		ins[top.owner].cost += cost
+		if dyn != dynNone {
+			ins = append(ins, insert{pos: at, dyn: dyn})
+		}
+	}
+}
+
+// emitter builds the metering code for one function.
+type emitter struct {
+	global  uint32 // index of the fuel global
+	scratch uint32 // index of the i32 scratch local
+}
+
+// appendCheck appends: if fuel < 0 { unreachable }, reading the global.
+func (e emitter) appendCheck(b []byte) []byte {
+	b = append(b, 0x23)
+	b = appendU32(b, e.global)
+	return append(b,
+		0x42, 0x00, // i64.const 0
+		0x53,       // i64.lt_s
+		0x04, 0x40, // if
+		0x00, // unreachable
+		0x0b, // end
+	)
+}
+
+// appendStatic appends fuel -= c followed by the check.
+func (e emitter) appendStatic(b []byte, c int64) []byte {
+	b = append(b, 0x23)
+	b = appendU32(b, e.global)
+	b = append(b, 0x42)
+	b = appendS64(b, c)
+	b = append(b, 0x7d, 0x24) // i64.sub, global.set
+	b = appendU32(b, e.global)
+	return e.appendCheck(b)
+}
+
+// appendDynamic appends code that charges for the i32 size operand on top
+// of the stack, leaving it in place.
+func (e emitter) appendDynamic(b []byte, d dynamic) []byte {
+	b = append(b, 0x21) // local.set scratch
+	b = appendU32(b, e.scratch)
+	b = append(b, 0x23) // global.get fuel
+	b = appendU32(b, e.global)
+	b = append(b, 0x20) // local.get scratch
+	b = appendU32(b, e.scratch)
+	b = append(b, 0xad) // i64.extend_i32_u
+	switch d {
+	case dynBytes:
+		b = append(b, 0x42, 0x06, 0x88) // i64.const 6; i64.shr_u (BytesPerFuel = 64)
+	case dynPages:
+		b = append(b, 0x42, 0x0a, 0x86) // i64.const 10; i64.shl (FuelPerPage = 1024)
+	case dynElems:
+		// FuelPerElement = 1.
+	}
+	b = append(b, 0x7d, 0x24) // i64.sub, global.set
+	b = appendU32(b, e.global)
+	b = e.appendCheck(b)
+	b = append(b, 0x20) // local.get scratch
+	return appendU32(b, e.scratch)
+}
+
+// instrumentBody rewrites one function body (the bytes after its size).
+// nparams is the function's parameter count; base is the body's offset in
+// the module.
+func instrumentBody(body []byte, base int, nparams uint32, global uint32) ([]byte, error) {
+	r := &reader{b: body, base: base}
+	groups, err := r.u32()
+	if err != nil {
+		return nil, err
+	}
+	nlocals := uint64(nparams)
+	for i := uint32(0); i < groups; i++ {
+		n, err := r.u32()
+		if err != nil {
+			return nil, err
+		}
+		t, err := r.byte()
+		if err != nil {
+			return nil, err
+		}
+		switch t {
+		case 0x7f, 0x7e, 0x7d, 0x7c, 0x70, 0x6f:
+		default:
+			return nil, fmt.Errorf("%w: local type %#02x at offset %d", ErrUnsupported, t, r.off()-1)
+		}
+		nlocals += uint64(n)
+		if nlocals > maxLocals {
+			return nil, fmt.Errorf("%w: more than %d locals in body at offset %d", ErrUnsupported, maxLocals, base)
+		}
+	}
+	declEnd := r.pos
+	ins, err := scanBody(r)
+	if err != nil {
+		return nil, err
+	}
+	e := emitter{global: global, scratch: uint32(nlocals)}
+	dyn := false
+	size := len(body)
+	for _, in := range ins {
+		if in.dyn != dynNone {
+			dyn = true
+		}
+		size += 24
+	}
+	out := make([]byte, 0, size+8)
+	if dyn {
+		if nlocals+1 > maxLocals {
+			return nil, fmt.Errorf("%w: no room for a scratch local in body at offset %d", ErrUnsupported, base)
+		}
+		out = appendU32(out, groups+1)
+		// Copy the declarations after the group count.
+		cr := &reader{b: body}
+		if _, err := cr.u32(); err != nil {
+			return nil, err
+		}
+		out = append(out, body[cr.pos:declEnd]...)
+		out = append(out, 0x01, 0x7f) // one i32 scratch local
+	} else {
+		out = append(out, body[:declEnd]...)
+	}
+	prev := declEnd
+	for _, in := range ins {
+		out = append(out, body[prev:in.pos]...)
+		prev = in.pos
+		switch {
+		case in.dyn != dynNone:
+			out = e.appendDynamic(out, in.dyn)
+		case in.cost > 0:
+			out = e.appendStatic(out, in.cost)
+		}
+	}
+	return append(out, body[prev:]...), nil
+}
+
+// maxLocals bounds the parameters and locals of one function. The format
+// allows 2^32-1; real compilers stay far below, and the bound keeps a hostile
+// module from making the compiler allocate gigabytes.
+const maxLocals = 50000
