@@ -59,6 +59,7 @@ func corpus(t testing.TB) []entry {
 			{"sum", []uint64{0}}, {"sum", []uint64{1}}, {"sum", []uint64{1000}},
 			{"nested", []uint64{0}}, {"nested", []uint64{30}},
 			{"spin", []uint64{1}}, {"spin", []uint64{5000}},
+			{"countdown", []uint64{1}}, {"countdown", []uint64{5000}},
 			{"fib", []uint64{0}}, {"fib", []uint64{90}},
 			{"collatz", []uint64{1}}, {"collatz", []uint64{27}}, {"collatz", []uint64{837799}},
 		}},

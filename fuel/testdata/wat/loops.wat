@@ -32,6 +32,11 @@
       (local.set $acc (i32.add (local.get $acc) (local.get $n)))
       (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
     (local.get $acc))
+  ;; the tightest loop: count n down to zero
+  (func (export "countdown") (param $n i32) (result i32)
+    (loop $l
+      (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
+    (local.get $n))
   ;; iterative fibonacci mod 2^64
   (func (export "fib") (param $n i32) (result i64)
     (local $a i64) (local $b i64) (local $t i64)
