@@ -37,6 +37,9 @@ const (
 	ErrNameMissingExport = "MissingExport"
 	// ErrNameBadArgs: the arguments do not fit the function's signature.
 	ErrNameBadArgs = "BadArgs"
+	// ErrNameBadOutput: the guest's output is not a valid IPLD value
+	// (undecodable DAG-CBOR or DAG-JSON, a NaN, out-of-bounds pointers).
+	ErrNameBadOutput = "BadOutput"
 	// ErrNameBadModule: the module does not decode, validate or link.
 	ErrNameBadModule = "BadModule"
 	// ErrNameBlobNotFound: a module or input linked by CID could not be found.
@@ -44,6 +47,9 @@ const (
 	// ErrNameBranchMismatch: an await/ok promise resolved to an error, or an
 	// await/error promise resolved to a success.
 	ErrNameBranchMismatch = "BranchMismatch"
+	// ErrNameUnresolvedPromise: a promise links a task CID outside the
+	// workflow for which no receipt was found.
+	ErrNameUnresolvedPromise = "UnresolvedPromise"
 	// ErrNameUnauthorized: no valid UCAN authorizes the task.
 	ErrNameUnauthorized = "Unauthorized"
 	// ErrNameUnsupportedCommand: the node does not run this command.
