@@ -88,3 +88,102 @@ func TestUnknownCommand(t *testing.T) {
 		t.Fatalf("code %d, stderr %q", code, errOut)
 	}
 }
+
+// TestWorkflowCIDsHomestar checks that on every Homestar workflow file the
+// printed task CIDs are the ones the file's await/ok links name: each link
+// resolves to a task of the same file (Spec: §5). The exception is part two,
+// whose only task links earlier work outside the file: its CID matches no
+// form of part one's task (a stale fixture upstream), so it must be treated
+// as an external promise, never matched to a task of the file.
+func TestWorkflowCIDsHomestar(t *testing.T) {
+	const dir = "../../../shared/vectors/homestar/"
+	files, _ := filepath.Glob(dir + "workflow-*.json")
+	if len(files) < 7 {
+		t.Fatalf("found %d Homestar workflow files in %s, want 7", len(files), dir)
+	}
+	printedBy := func(t *testing.T, f string) map[string]bool {
+		out, errOut, code := cli(t, "workflow", "cids", "--json", f)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+		printed := map[string]bool{}
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			var row struct{ Name, Task string }
+			if err := json.Unmarshal([]byte(line), &row); err != nil || row.Name == "" || row.Task == "" {
+				t.Fatalf("bad line %q: %v", line, err)
+			}
+			printed[row.Task] = true
+		}
+		return printed
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			printed := printedBy(t, f)
+			raw, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			links := awaitLinks(t, raw)
+			if strings.HasSuffix(f, "-part-two.json") {
+				for _, l := range links {
+					if printed[l] {
+						t.Errorf("external link %s matched a task of the file", l)
+					}
+				}
+				return
+			}
+			for _, l := range links {
+				if !printed[l] {
+					t.Errorf("await/ok link %s names no task of the file (printed %v)", l, printed)
+				}
+			}
+			if strings.Contains(string(raw), "await/ok") && len(links) == 0 {
+				t.Fatal("found no await links in a file that has them")
+			}
+		})
+	}
+}
+
+// awaitLinks returns the CIDs of every {"await/ok": {"/": cid}} in a JSON
+// document.
+func awaitLinks(t *testing.T, raw []byte) []string {
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	var walk func(any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			if a, ok := x["await/ok"].(map[string]any); ok {
+				if s, ok := a["/"].(string); ok {
+					out = append(out, s)
+				}
+			}
+			for _, e := range x {
+				walk(e)
+			}
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		}
+	}
+	walk(v)
+	return out
+}
+
+func TestWorkflowCIDsErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "cycle.json")
+	os.WriteFile(bad, []byte(`{"tasks":[{"name":"a","args":{"mod":"bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy","fun":"f","params":[{"await/ok":"b"}]}},{"name":"b","args":{"mod":"bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy","fun":"f","params":[{"await/ok":"a"}]}}]}`), 0o644)
+	_, errOut, code := cli(t, "workflow", "cids", bad)
+	if code == 0 || !strings.Contains(errOut, "cycle") {
+		t.Fatalf("cycle: code %d, stderr %q", code, errOut)
+	}
+	_, errOut, code = cli(t, "workflow", "cids", filepath.Join(dir, "missing.json"))
+	if code == 0 || !strings.Contains(errOut, "no such file") {
+		t.Fatalf("missing file: code %d, stderr %q", code, errOut)
+	}
+}
