@@ -179,14 +179,26 @@ func scanBody(r *reader) ([]insert, error) {
 
 // emitter builds the metering code for one function.
 type emitter struct {
-	global  uint32 // index of the fuel global
-	scratch uint32 // index of the i32 scratch local
+	global uint32 // index of the fuel global
+	tmp    uint32 // index of the i64 scratch local
+	size   uint32 // index of the i32 scratch local (bulk instructions only)
 }
 
-// appendCheck appends: if fuel < 0 { unreachable }, reading the global.
-func (e emitter) appendCheck(b []byte) []byte {
-	b = append(b, 0x23)
+// appendCharge appends code that takes the i64 on top of the stack from the
+// fuel global and traps if the result is negative:
+//
+//	global.get fuel; <cost>; i64.sub; local.tee tmp; global.set fuel
+//	local.get tmp; i64.const 0; i64.lt_s; if; unreachable; end
+func (e emitter) appendCharge(b []byte, cost []byte) []byte {
+	b = append(b, 0x23) // global.get fuel
 	b = appendU32(b, e.global)
+	b = append(b, cost...)
+	b = append(b, 0x7d, 0x22) // i64.sub, local.tee tmp
+	b = appendU32(b, e.tmp)
+	b = append(b, 0x24) // global.set fuel
+	b = appendU32(b, e.global)
+	b = append(b, 0x20) // local.get tmp
+	b = appendU32(b, e.tmp)
 	return append(b,
 		0x42, 0x00, // i64.const 0
 		0x53,       // i64.lt_s
@@ -196,40 +208,29 @@ func (e emitter) appendCheck(b []byte) []byte {
 	)
 }
 
-// appendStatic appends fuel -= c followed by the check.
+// appendStatic appends a charge of c.
 func (e emitter) appendStatic(b []byte, c int64) []byte {
-	b = append(b, 0x23)
-	b = appendU32(b, e.global)
-	b = append(b, 0x42)
-	b = appendS64(b, c)
-	b = append(b, 0x7d, 0x24) // i64.sub, global.set
-	b = appendU32(b, e.global)
-	return e.appendCheck(b)
+	return e.appendCharge(b, appendS64([]byte{0x42}, c)) // i64.const c
 }
 
 // appendDynamic appends code that charges for the i32 size operand on top
 // of the stack, leaving it in place.
 func (e emitter) appendDynamic(b []byte, d dynamic) []byte {
-	b = append(b, 0x21) // local.set scratch
-	b = appendU32(b, e.scratch)
-	b = append(b, 0x23) // global.get fuel
-	b = appendU32(b, e.global)
-	b = append(b, 0x20) // local.get scratch
-	b = appendU32(b, e.scratch)
-	b = append(b, 0xad) // i64.extend_i32_u
+	b = append(b, 0x21) // local.set size
+	b = appendU32(b, e.size)
+	cost := append([]byte{0x20}, appendU32(nil, e.size)...) // local.get size
+	cost = append(cost, 0xad)                               // i64.extend_i32_u
 	switch d {
 	case dynBytes:
-		b = append(b, 0x42, 0x06, 0x88) // i64.const 6; i64.shr_u (BytesPerFuel = 64)
+		cost = append(cost, 0x42, 0x06, 0x88) // i64.const 6; i64.shr_u (BytesPerFuel = 64)
 	case dynPages:
-		b = append(b, 0x42, 0x0a, 0x86) // i64.const 10; i64.shl (FuelPerPage = 1024)
+		cost = append(cost, 0x42, 0x0a, 0x86) // i64.const 10; i64.shl (FuelPerPage = 1024)
 	case dynElems:
 		// FuelPerElement = 1.
 	}
-	b = append(b, 0x7d, 0x24) // i64.sub, global.set
-	b = appendU32(b, e.global)
-	b = e.appendCheck(b)
-	b = append(b, 0x20) // local.get scratch
-	return appendU32(b, e.scratch)
+	b = e.appendCharge(b, cost)
+	b = append(b, 0x20) // local.get size
+	return appendU32(b, e.size)
 }
 
 // instrumentBody rewrites one function body (the bytes after its size).
@@ -241,6 +242,7 @@ func instrumentBody(body []byte, base int, nparams uint32, global uint32) ([]byt
 	if err != nil {
 		return nil, err
 	}
+	declStart := r.pos
 	nlocals := uint64(nparams)
 	for i := uint32(0); i < groups; i++ {
 		n, err := r.u32()
@@ -266,30 +268,25 @@ func instrumentBody(body []byte, base int, nparams uint32, global uint32) ([]byt
 	if err != nil {
 		return nil, err
 	}
-	e := emitter{global: global, scratch: uint32(nlocals)}
-	dyn := false
-	size := len(body)
+	charged, dyn := false, false
 	for _, in := range ins {
-		if in.dyn != dynNone {
-			dyn = true
-		}
-		size += 24
+		charged = charged || in.cost > 0 || in.dyn != dynNone
+		dyn = dyn || in.dyn != dynNone
 	}
-	out := make([]byte, 0, size+8)
+	if !charged {
+		return body, nil
+	}
+	// Scratch locals go after every existing one, so no index shifts.
+	e := emitter{global: global, tmp: uint32(nlocals), size: uint32(nlocals) + 1}
+	out := make([]byte, 0, len(body)+len(ins)*32+8)
 	if dyn {
-		if nlocals+1 > maxLocals {
-			return nil, fmt.Errorf("%w: no room for a scratch local in body at offset %d", ErrUnsupported, base)
-		}
-		out = appendU32(out, groups+1)
-		// Copy the declarations after the group count.
-		cr := &reader{b: body}
-		if _, err := cr.u32(); err != nil {
-			return nil, err
-		}
-		out = append(out, body[cr.pos:declEnd]...)
-		out = append(out, 0x01, 0x7f) // one i32 scratch local
+		out = appendU32(out, groups+2)
+		out = append(out, body[declStart:declEnd]...)
+		out = append(out, 0x01, 0x7e, 0x01, 0x7f) // i64 tmp, i32 size
 	} else {
-		out = append(out, body[:declEnd]...)
+		out = appendU32(out, groups+1)
+		out = append(out, body[declStart:declEnd]...)
+		out = append(out, 0x01, 0x7e) // i64 tmp
 	}
 	prev := declEnd
 	for _, in := range ins {
@@ -308,4 +305,4 @@ func instrumentBody(body []byte, base int, nparams uint32, global uint32) ([]byt
 // maxLocals bounds the parameters and locals of one function. The format
 // allows 2^32-1; real compilers stay far below, and the bound keeps a hostile
 // module from making the compiler allocate gigabytes.
-const maxLocals = 50000
+const maxLocals = 50000 - 2
