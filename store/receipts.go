@@ -1,0 +1,112 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+
+	badger "github.com/dgraph-io/badger/v4"
+	"github.com/ipfs/go-cid"
+)
+
+// PutReceipt stores the signed receipt bytes b under the receipt CID rcpt and
+// points the memo index of task at it, in one atomic badger transaction, and
+// returns only once that write is synced to disk (group commit: concurrent
+// calls share one fsync). A later receipt for the same task replaces the
+// index entry; the earlier receipt stays readable by its own CID.
+//
+// The store does not decode or verify b: the caller has signed or verified
+// it. On a nil error the receipt survives a crash of the process and of the
+// machine. On an error it may or may not have been stored (a ctx error
+// while waiting for the sync leaves it committed but not known durable).
+func (s *Store) PutReceipt(ctx context.Context, task, rcpt cid.Cid, b []byte) error {
+	if err := s.enter(ctx); err != nil {
+		return err
+	}
+	defer s.mu.RUnlock()
+	if err := s.sync.failed(); err != nil {
+		return err
+	}
+	seq, err := s.putReceipt(task, rcpt, b)
+	if err != nil {
+		return err
+	}
+	return s.sync.wait(ctx, seq)
+}
+
+// PutReceiptNoSync is PutReceipt without waiting for the sync: on return the
+// receipt is visible to readers and survives the process being killed (it
+// is in the operating system's page cache), but not a power loss until the
+// next Sync, durable write or Close. Callers that batch receipts call Sync
+// before reporting them.
+func (s *Store) PutReceiptNoSync(ctx context.Context, task, rcpt cid.Cid, b []byte) error {
+	if err := s.enter(ctx); err != nil {
+		return err
+	}
+	defer s.mu.RUnlock()
+	_, err := s.putReceipt(task, rcpt, b)
+	return err
+}
+
+func (s *Store) putReceipt(task, rcpt cid.Cid, b []byte) (uint64, error) {
+	if !task.Defined() || !rcpt.Defined() {
+		return 0, fmt.Errorf("store: put receipt: undefined CID")
+	}
+	// The index value carries a copy of the receipt so the memo lookup is
+	// one read; receipts are small, so the second copy costs little.
+	idx := make([]byte, 0, rcpt.ByteLen()+len(b))
+	idx = append(idx, rcpt.KeyString()...)
+	idx = append(idx, b...)
+	err := s.db.Update(func(txn *badger.Txn) error {
+		if err := txn.Set(key(pfxReceipt, rcpt), b); err != nil {
+			return err
+		}
+		return txn.Set(key(pfxTask, task), idx)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: put receipt %s: %w", rcpt, err)
+	}
+	return s.sync.committed(), nil
+}
+
+// Receipt returns the receipt bytes stored under the receipt CID rcpt, or an
+// error wrapping ErrNotFound.
+func (s *Store) Receipt(ctx context.Context, rcpt cid.Cid) ([]byte, error) {
+	if err := s.enter(ctx); err != nil {
+		return nil, err
+	}
+	defer s.mu.RUnlock()
+	b, err := s.get(key(pfxReceipt, rcpt))
+	if err != nil {
+		return nil, fmt.Errorf("receipt %s: %w", rcpt, err)
+	}
+	return b, nil
+}
+
+// ReceiptForTask returns the CID and bytes of the latest receipt stored for
+// task, or an error wrapping ErrNotFound. It is the memo lookup: one badger
+// read.
+func (s *Store) ReceiptForTask(ctx context.Context, task cid.Cid) (rcpt cid.Cid, b []byte, err error) {
+	if err := s.enter(ctx); err != nil {
+		return cid.Undef, nil, err
+	}
+	defer s.mu.RUnlock()
+	err = s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(key(pfxTask, task))
+		if err != nil {
+			return err
+		}
+		return item.Value(func(v []byte) error {
+			n, c, err := cid.CidFromBytes(v)
+			if err != nil {
+				return fmt.Errorf("corrupt memo entry: %w", err)
+			}
+			rcpt, b = c, bytes.Clone(v[n:])
+			return nil
+		})
+	})
+	if err != nil {
+		return cid.Undef, nil, fmt.Errorf("receipt for task %s: %w", task, s.mapErr(err))
+	}
+	return rcpt, b, nil
+}

@@ -1,0 +1,516 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ipfs/go-cid"
+
+	"github.com/ipvm-go/ipvm/spec"
+)
+
+// openT opens a store in a fresh temp dir and closes it at the end.
+func openT(t testing.TB) *Store {
+	t.Helper()
+	s, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// fakeReceipt returns deterministic task and receipt CIDs and receipt bytes
+// for i (DAG-CBOR, about pad bytes long). The store does not decode receipts,
+// so any bytes do; these look like one.
+func fakeReceipt(t testing.TB, i int, pad int) (task, rcpt cid.Cid, b []byte) {
+	t.Helper()
+	task, _, err := spec.CIDOf(map[string]any{"cmd": "/wasm/run", "args": []any{int64(i)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err = spec.EncodeCBOR(map[string]any{
+		"ran": task,
+		"out": map[string]any{"ok": int64(i)},
+		"pad": bytes.Repeat([]byte{byte(i)}, pad),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return task, spec.SumCBOR(b), b
+}
+
+func rawCID(b []byte) cid.Cid { return spec.Sum(spec.CodecRaw, b) }
+
+// TestRecords is the shared behaviour table: each kind of record round-trips,
+// a missing one is ErrNotFound, and records survive a close and reopen.
+func TestRecords(t *testing.T) {
+	ctx := context.Background()
+	task, rcpt, rb := fakeReceipt(t, 1, 100)
+	blk := []byte("a block")
+	wf := []byte(`{"tasks":[]}`)
+	wfc := spec.Sum(spec.CodecDagJSON, wf)
+	del := []byte("a delegation token")
+	delc := spec.SumCBOR(del)
+	other := rawCID([]byte("nothing stored under this"))
+
+	for _, tc := range []struct {
+		name string
+		put  func(s *Store) error
+		get  func(s *Store, c cid.Cid) ([]byte, error)
+		c    cid.Cid
+		want []byte
+	}{
+		{"block", func(s *Store) error { return s.PutBlock(ctx, rawCID(blk), blk) },
+			func(s *Store, c cid.Cid) ([]byte, error) { return s.GetBlock(ctx, c) }, rawCID(blk), blk},
+		{"receipt", func(s *Store) error { return s.PutReceipt(ctx, task, rcpt, rb) },
+			func(s *Store, c cid.Cid) ([]byte, error) { return s.Receipt(ctx, c) }, rcpt, rb},
+		{"receipt by task", func(s *Store) error { return s.PutReceipt(ctx, task, rcpt, rb) },
+			func(s *Store, c cid.Cid) ([]byte, error) {
+				got, b, err := s.ReceiptForTask(ctx, c)
+				if err == nil && !got.Equals(rcpt) {
+					return nil, fmt.Errorf("receipt CID %s, want %s", got, rcpt)
+				}
+				return b, err
+			}, task, rb},
+		{"workflow", func(s *Store) error { return s.PutWorkflow(ctx, wfc, wf) },
+			func(s *Store, c cid.Cid) ([]byte, error) { return s.Workflow(ctx, c) }, wfc, wf},
+		{"delegation", func(s *Store) error { return s.PutDelegation(ctx, delc, del) },
+			func(s *Store, c cid.Cid) ([]byte, error) { return s.Delegation(ctx, c) }, delc, del},
+		{"file", func(s *Store) error { _, _, err := s.AddFile(ctx, bytes.NewReader(blk)); return err },
+			func(s *Store, c cid.Cid) ([]byte, error) { return s.Cat(ctx, c, 1<<20) }, rawCID(blk), blk},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			s, err := Open(dir, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tc.get(s, tc.c); !errors.Is(err, ErrNotFound) {
+				t.Errorf("before put: err = %v, want ErrNotFound", err)
+			}
+			if err := tc.put(s); err != nil {
+				t.Fatal(err)
+			}
+			if err := tc.put(s); err != nil {
+				t.Fatalf("second put: %v", err)
+			}
+			check := func(when string) {
+				got, err := tc.get(s, tc.c)
+				if err != nil || !bytes.Equal(got, tc.want) {
+					t.Errorf("%s: got %q, %v; want %q", when, got, err, tc.want)
+				}
+				if _, err := tc.get(s, other); !errors.Is(err, ErrNotFound) {
+					t.Errorf("%s: other CID: err = %v, want ErrNotFound", when, err)
+				}
+			}
+			check("after put")
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if s, err = Open(dir, Options{}); err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			check("after reopen")
+		})
+	}
+}
+
+// TestReceiptForTaskLatest: a second receipt for a task replaces the index
+// entry, and the first stays readable by its own CID.
+func TestReceiptForTaskLatest(t *testing.T) {
+	ctx := context.Background()
+	s := openT(t)
+	task, r1, b1 := fakeReceipt(t, 1, 10)
+	_, r2, b2 := fakeReceipt(t, 2, 10)
+	if err := s.PutReceipt(ctx, task, r1, b1); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutReceiptNoSync(ctx, task, r2, b2); err != nil {
+		t.Fatal(err)
+	}
+	got, b, err := s.ReceiptForTask(ctx, task)
+	if err != nil || !got.Equals(r2) || !bytes.Equal(b, b2) {
+		t.Errorf("ReceiptForTask = %s, %v; want %s", got, err, r2)
+	}
+	if b, err := s.Receipt(ctx, r1); err != nil || !bytes.Equal(b, b1) {
+		t.Errorf("Receipt(first) = %v, %v", b, err)
+	}
+	if err := s.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPutBlockVerifies(t *testing.T) {
+	ctx := context.Background()
+	s := openT(t)
+	c := rawCID([]byte("right"))
+	if err := s.PutBlock(ctx, c, []byte("wrong")); !errors.Is(err, ErrHashMismatch) {
+		t.Errorf("err = %v, want ErrHashMismatch", err)
+	}
+	if ok, err := s.HasBlock(ctx, c); ok || err != nil {
+		t.Errorf("HasBlock after a refused put = %v, %v", ok, err)
+	}
+	if err := s.PutBlock(ctx, c, []byte("right")); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.HasBlock(ctx, c); !ok || err != nil {
+		t.Errorf("HasBlock = %v, %v", ok, err)
+	}
+	if n, err := s.BlockSize(ctx, c); n != 5 || err != nil {
+		t.Errorf("BlockSize = %d, %v", n, err)
+	}
+	if _, err := s.BlockSize(ctx, rawCID(nil)); !errors.Is(err, ErrNotFound) {
+		t.Errorf("BlockSize(missing) err = %v", err)
+	}
+}
+
+// TestBlobs adds Homestar's module and checks the CID ipfs gives, the bytes
+// read back and the size taken from the root alone.
+func TestBlobs(t *testing.T) {
+	ctx := context.Background()
+	data, err := os.ReadFile("../../shared/vectors/homestar/example_test.wasm")
+	if err != nil {
+		t.Skipf("vectors not available: %v", err)
+	}
+	s := openT(t)
+	root, size, err := s.AddFile(ctx, bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "bafybeibk42jwhq7w2zcpe6q3wgtleugp3ymfs3pa5gerjmnakqihhqx4zq"; root.String() != want {
+		t.Errorf("root = %s, want %s", root, want)
+	}
+	if size != uint64(len(data)) {
+		t.Errorf("size = %d", size)
+	}
+	got, err := s.Cat(ctx, root, int64(len(data)))
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("Cat: %v", err)
+	}
+	var w bytes.Buffer
+	if n, err := s.CatTo(ctx, &w, root, -1); err != nil || n != int64(len(data)) || !bytes.Equal(w.Bytes(), data) {
+		t.Errorf("CatTo = %d, %v", n, err)
+	}
+	if _, err := s.Cat(ctx, root, int64(len(data))-1); err == nil {
+		t.Error("Cat over the cap succeeded")
+	}
+	for _, c := range []cid.Cid{root, rawCID([]byte("x"))} {
+		if c.Type() == cid.Raw {
+			if _, _, err := s.AddFile(ctx, strings.NewReader("x")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want := uint64(len(data))
+		if c.Type() == cid.Raw {
+			want = 1
+		}
+		if n, err := s.BlobSize(ctx, c); n != want || err != nil {
+			t.Errorf("BlobSize(%s) = %d, %v; want %d", c, n, err, want)
+		}
+	}
+	if _, err := s.BlobSize(ctx, rawCID([]byte("absent"))); !errors.Is(err, ErrNotFound) {
+		t.Errorf("BlobSize(absent) err = %v", err)
+	}
+	if _, err := s.Cat(ctx, spec.Sum(spec.CodecDagPB, []byte("absent")), -1); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Cat(absent) err = %v", err)
+	}
+}
+
+func TestRecentWorkflows(t *testing.T) {
+	ctx := context.Background()
+	s := openT(t)
+	var cids []cid.Cid
+	for i := range 4 {
+		b := []byte(fmt.Sprintf(`{"n":%d}`, i))
+		c := spec.Sum(spec.CodecDagJSON, b)
+		cids = append(cids, c)
+		if err := s.PutWorkflow(ctx, c, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Storing the first again moves it to the front.
+	if err := s.PutWorkflow(ctx, cids[0], []byte(`{"n":0}`)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.RecentWorkflows(ctx, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []cid.Cid{cids[0], cids[3], cids[2]}
+	if len(got) != len(want) {
+		t.Fatalf("got %d workflows, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if !got[i].CID.Equals(want[i]) {
+			t.Errorf("recent[%d] = %s, want %s", i, got[i].CID, want[i])
+		}
+		if i > 0 && got[i].Added.After(got[i-1].Added) {
+			t.Errorf("recent[%d] is newer than recent[%d]", i, i-1)
+		}
+	}
+	all, err := s.RecentWorkflows(ctx, 100)
+	if err != nil || len(all) != 4 {
+		t.Errorf("RecentWorkflows(100) = %d entries, %v; want 4", len(all), err)
+	}
+}
+
+func TestRevocation(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := spec.SumCBOR([]byte("delegation"))
+	if ok, err := s.IsRevoked(ctx, c); ok || err != nil {
+		t.Fatalf("IsRevoked before = %v, %v", ok, err)
+	}
+	if err := s.Revoke(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Revoke(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s, err = Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if ok, err := s.IsRevoked(ctx, c); !ok || err != nil {
+		t.Errorf("IsRevoked after reopen = %v, %v", ok, err)
+	}
+	if ok, _ := s.IsRevoked(ctx, spec.SumCBOR([]byte("other"))); ok {
+		t.Error("another delegation is revoked")
+	}
+}
+
+func TestSeeInvocation(t *testing.T) {
+	ctx := context.Background()
+	future := time.Now().Add(time.Hour)
+	for _, tc := range []struct {
+		name   string
+		exp    time.Time
+		second bool // what the second call reports
+	}{
+		{"unexpired", future, true},
+		{"no expiry", time.Time{}, true},
+		{"already expired", time.Now().Add(-2 * time.Second), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			s, err := Open(dir, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := spec.SumCBOR([]byte("invocation " + tc.name))
+			if seen, err := s.SeeInvocation(ctx, c, tc.exp); seen || err != nil {
+				t.Fatalf("first = %v, %v", seen, err)
+			}
+			s.Close()
+			if s, err = Open(dir, Options{}); err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if seen, err := s.SeeInvocation(ctx, c, tc.exp); seen != tc.second || err != nil {
+				t.Errorf("second (after reopen) = %v, %v; want %v", seen, err, tc.second)
+			}
+		})
+	}
+
+	t.Run("concurrent", func(t *testing.T) {
+		s := openT(t)
+		c := spec.SumCBOR([]byte("raced"))
+		const n = 16
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		fresh := 0
+		for range n {
+			wg.Go(func() {
+				seen, err := s.SeeInvocation(ctx, c, future)
+				if err != nil {
+					t.Error(err)
+				}
+				mu.Lock()
+				if !seen {
+					fresh++
+				}
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		if fresh != 1 {
+			t.Errorf("%d of %d concurrent calls saw the invocation as new, want 1", fresh, n)
+		}
+	})
+}
+
+// TestGroupCommit holds the first sync round, lets N writers commit and wait,
+// then releases it: all N must be acknowledged by that one fsync.
+func TestGroupCommit(t *testing.T) {
+	ctx := context.Background()
+	s := openT(t)
+	release := make(chan struct{})
+	entered := make(chan struct{}, 1)
+	var once sync.Once
+	s.sync.beforeSync = func() {
+		once.Do(func() { entered <- struct{}{}; <-release })
+	}
+	const n = 20
+	errs := make(chan error, n)
+	for i := range n {
+		task, rcpt, b := fakeReceipt(t, i, 50)
+		go func() { errs <- s.PutReceipt(ctx, task, rcpt, b) }()
+	}
+	<-entered
+	for s.sync.written.Load() < n { // every writer has committed
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := s.sync.syncs.Load(); got != 1 {
+		t.Errorf("%d fsyncs for %d concurrent receipts, want 1", got, n)
+	}
+}
+
+func TestLocked(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Open(dir, Options{})
+	if !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "repo locked by another process") {
+		t.Errorf("second Open: %v, want ErrLocked", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(dir, Options{})
+	if err != nil {
+		t.Fatalf("Open after Close: %v", err)
+	}
+	s.Close()
+}
+
+func TestCloseIdempotent(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	task, rcpt, b := fakeReceipt(t, 1, 10)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	calls := map[string]error{
+		"PutReceipt":     s.PutReceipt(ctx, task, rcpt, b),
+		"Receipt":        second(s.Receipt(ctx, rcpt)),
+		"ReceiptForTask": third(s.ReceiptForTask(ctx, task)),
+		"PutBlock":       s.PutBlock(ctx, rcpt, b),
+		"GetBlock":       second(s.GetBlock(ctx, rcpt)),
+		"HasBlock":       second(s.HasBlock(ctx, rcpt)),
+		"SeeInvocation":  second(s.SeeInvocation(ctx, rcpt, time.Time{})),
+		"Revoke":         s.Revoke(ctx, rcpt),
+		"Sync":           s.Sync(ctx),
+		"AddFile":        third(s.AddFile(ctx, strings.NewReader("x"))),
+	}
+	for name, err := range calls {
+		if !errors.Is(err, ErrClosed) {
+			t.Errorf("%s after Close: %v, want ErrClosed", name, err)
+		}
+	}
+}
+
+// TestCloseInFlight closes the store while writers and readers are busy:
+// each call either succeeds or returns ErrClosed, and every acknowledged
+// receipt is there after reopening.
+func TestCloseInFlight(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var acked []int
+	for w := range 4 {
+		wg.Go(func() {
+			for i := w; ; i += 4 {
+				task, rcpt, b := fakeReceipt(t, i, 100)
+				err := s.PutReceipt(ctx, task, rcpt, b)
+				if errors.Is(err, ErrClosed) {
+					return
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				acked = append(acked, i)
+				mu.Unlock()
+				if _, _, err := s.ReceiptForTask(ctx, task); err != nil && !errors.Is(err, ErrClosed) {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	for {
+		mu.Lock()
+		n := len(acked)
+		mu.Unlock()
+		if n >= 40 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	s, err = Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, i := range acked {
+		task, rcpt, b := fakeReceipt(t, i, 100)
+		got, gb, err := s.ReceiptForTask(ctx, task)
+		if err != nil || !got.Equals(rcpt) || !bytes.Equal(gb, b) {
+			t.Errorf("receipt %d: %v", i, err)
+		}
+	}
+}
+
+func TestContextCanceled(t *testing.T) {
+	s := openT(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	task, rcpt, b := fakeReceipt(t, 1, 10)
+	if err := s.PutReceipt(ctx, task, rcpt, b); !errors.Is(err, context.Canceled) {
+		t.Errorf("PutReceipt: %v", err)
+	}
+	if _, _, err := s.ReceiptForTask(ctx, task); !errors.Is(err, context.Canceled) {
+		t.Errorf("ReceiptForTask: %v", err)
+	}
+}
+
+func second[T any](_ T, err error) error        { return err }
+func third[T, U any](_ T, _ U, err error) error { return err }

@@ -1,0 +1,142 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	badger "github.com/dgraph-io/badger/v4"
+)
+
+// syncer implements group commit. A durable write first commits to badger
+// (which makes it visible and puts it in the page cache, so it survives the
+// process being killed), takes a sequence number, then waits until a
+// db.Sync that started after that number was taken has finished. One
+// goroutine runs the syncs; every writer that arrives while a sync is running
+// is covered by the next one, so N concurrent writers share about one fsync.
+type syncer struct {
+	db      *badger.DB
+	written atomic.Uint64 // sequence number of the last committed write
+
+	mu     sync.Mutex
+	synced uint64        // every write up to this number is synced
+	err    error         // sticky: set by the first failed sync
+	round  chan struct{} // closed when the sync round in progress ends
+
+	syncs      atomic.Uint64 // db.Sync calls made, for tests and benchmarks
+	beforeSync func()        // test hook, called at the start of a round
+
+	kick chan struct{} // asks the loop for a round (buffer 1: rounds coalesce)
+	stop chan struct{}
+	done chan struct{}
+	once sync.Once
+}
+
+func newSyncer(db *badger.DB) *syncer {
+	return &syncer{
+		db:    db,
+		round: make(chan struct{}),
+		kick:  make(chan struct{}, 1),
+		stop:  make(chan struct{}),
+		done:  make(chan struct{}),
+	}
+}
+
+// loop runs sync rounds on demand until close.
+func (y *syncer) loop() {
+	defer close(y.done)
+	for {
+		select {
+		case <-y.kick:
+			y.syncRound()
+		case <-y.stop:
+			return
+		}
+	}
+}
+
+// syncRound syncs every write committed so far and wakes the waiters.
+func (y *syncer) syncRound() {
+	if y.beforeSync != nil {
+		y.beforeSync()
+	}
+	target := y.written.Load()
+	y.mu.Lock()
+	needed := y.synced < target && y.err == nil
+	y.mu.Unlock()
+	var err error
+	if needed {
+		y.syncs.Add(1)
+		err = y.db.Sync()
+	}
+	y.mu.Lock()
+	if err != nil && y.err == nil {
+		y.err = fmt.Errorf("%w: %v", ErrSyncFailed, err)
+	} else if err == nil && target > y.synced {
+		y.synced = target
+	}
+	close(y.round)
+	y.round = make(chan struct{})
+	y.mu.Unlock()
+}
+
+// committed records a write that badger has committed and returns its
+// sequence number, to pass to wait.
+func (y *syncer) committed() uint64 { return y.written.Add(1) }
+
+// wait blocks until write seq is synced, the sync fails, or ctx ends. On a
+// ctx error the write is committed but not known to be synced.
+func (y *syncer) wait(ctx context.Context, seq uint64) error {
+	for {
+		y.mu.Lock()
+		if y.err != nil {
+			err := y.err
+			y.mu.Unlock()
+			return err
+		}
+		if y.synced >= seq {
+			y.mu.Unlock()
+			return nil
+		}
+		round := y.round
+		y.mu.Unlock()
+		select {
+		case y.kick <- struct{}{}:
+		default: // a round is already asked for; it will cover seq or we ask again
+		}
+		select {
+		case <-round:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// failed returns the sticky sync error, if any.
+func (y *syncer) failed() error {
+	y.mu.Lock()
+	defer y.mu.Unlock()
+	return y.err
+}
+
+// close stops the loop. Callers must have no wait in progress (Close holds
+// the store's write lock, so none is).
+func (y *syncer) close() {
+	y.once.Do(func() {
+		close(y.stop)
+		<-y.done
+	})
+}
+
+// Sync makes every write committed so far durable (fsync), sharing the sync
+// with concurrent durable writes. Use it after a run of non-durable writes
+// (PutReceiptNoSync, PutBlock, PutWorkflow, SeeInvocation) whose results are
+// about to be reported.
+func (s *Store) Sync(ctx context.Context) error {
+	if err := s.enter(ctx); err != nil {
+		return err
+	}
+	defer s.mu.RUnlock()
+	return s.sync.wait(ctx, s.sync.written.Load())
+}
