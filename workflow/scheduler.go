@@ -246,8 +246,13 @@ func (s *Scheduler) value(kind string, c cid.Cid) (any, *spec.Failure) {
 	}
 	switch kind {
 	case AwaitOk:
-		if o.res.Err != nil {
-			return nil, spec.Failf(spec.ErrNameBranchMismatch, "%s %s: the task failed: %s", kind, s.label(c), o.res.Err.Error())
+		if e := o.res.Err; e != nil {
+			if e.Name == spec.ErrNameBranchMismatch || e.Name == spec.ErrNameUnresolvedPromise {
+				// Do not nest upstream messages: a long failed chain would
+				// grow them quadratically.
+				return nil, spec.Failf(spec.ErrNameBranchMismatch, "%s %s: the task failed upstream (%s)", kind, s.label(c), e.Name)
+			}
+			return nil, spec.Failf(spec.ErrNameBranchMismatch, "%s %s: the task failed: %s: %s", kind, s.label(c), e.Name, truncate(e.Message, 200))
 		}
 		return o.res.Ok, nil
 	case AwaitError:

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/ipfs/go-cid"
 
@@ -204,9 +205,13 @@ func rawKind(v any) string {
 	return fmt.Sprintf("%T", v)
 }
 
+// truncate shortens s to at most n bytes plus "…", on a rune boundary.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n] + "…"
 }
