@@ -45,6 +45,10 @@ The repo (identity, config, store) is $IPVM_PATH or ~/.ipvm, created on first us
 		newWorkflowCmd(e),
 		newIDCmd(e),
 		newKeyCmd(e),
+		newRunCmd(e),
+		newAddCmd(e),
+		newBlobCmd(e),
+		newReceiptCmd(e),
 	)
 	return root
 }

@@ -1,0 +1,244 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	"github.com/spf13/cobra"
+
+	"github.com/ipvm-go/ipvm/node"
+	"github.com/ipvm-go/ipvm/spec"
+)
+
+func newRunCmd(e *env) *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "run FILE",
+		Short: "Run a workflow and print one line per task",
+		Long: `Run a workflow file (ipvm's JSON or Homestar's) and print one line per task:
+its name, task CID, receipt CID and result, "(cached)" when the result came from
+the memo table. Modules given as {"file": path} are added to the repo first.
+Exits 1 if any task failed.`,
+		Example: `  ipvm run examples/hello.json
+  ipvm run --json examples/pipeline.json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			n, closeNode, err := e.openNode()
+			if err != nil {
+				return err
+			}
+			defer closeNode()
+			wf, err := parseWorkflowFile(ctx, args[0], nodeAdder(n))
+			if err != nil {
+				return err
+			}
+			for _, w := range wf.Warnings {
+				fmt.Fprintf(e.stderr, "warning: %s\n", w)
+			}
+			p := newProgress(e.stderr, len(wf.Tasks), !asJSON)
+			defer p.stop()
+			var mu sync.Mutex
+			var printErr error
+			sum, err := n.Run(ctx, wf, node.RunOptions{
+				OnStart: p.started,
+				OnEvent: func(ev node.Event) {
+					mu.Lock()
+					defer mu.Unlock()
+					p.clear()
+					if err := printEvent(e.stdout, ev, asJSON); err != nil && printErr == nil {
+						printErr = err
+					}
+					p.finished(ev.Name)
+				},
+			})
+			if err != nil {
+				return err
+			}
+			if printErr != nil {
+				return printErr
+			}
+			if sum.Failed > 0 {
+				p.stop()
+				if !asJSON {
+					fmt.Fprintf(e.stderr, "%d of %d tasks failed\n", sum.Failed, len(wf.Tasks))
+				}
+				return exitCode(1)
+			}
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, `print one {"name","task","receipt","out","cached"} object per task per line`)
+	return c
+}
+
+// openNode opens the repo and its node in embedded mode.
+func (e *env) openNode() (*node.Node, func(), error) {
+	repo, err := node.OpenRepo(e.repoPath())
+	if err != nil {
+		return nil, nil, err
+	}
+	n, err := node.Open(repo, node.Options{Meter: defaultMeter()})
+	if err != nil {
+		return nil, nil, err
+	}
+	return n, func() { n.Close() }, nil
+}
+
+// nodeAdder adds a file module to the node's store.
+func nodeAdder(n *node.Node) fileAdder {
+	return func(ctx context.Context, path string) (cid.Cid, error) {
+		f, err := os.Open(path)
+		if err != nil {
+			return cid.Undef, err
+		}
+		defer f.Close()
+		c, _, err := n.AddBlob(ctx, f)
+		return c, err
+	}
+}
+
+// jsonEvent is the --json form of a finished task: a contract that scripts
+// and the conformance suite depend on.
+type jsonEvent struct {
+	Name    string          `json:"name"`
+	Task    string          `json:"task"`
+	Receipt string          `json:"receipt"`
+	Out     json.RawMessage `json:"out"`
+	Cached  bool            `json:"cached"`
+	From    string          `json:"from,omitempty"`
+}
+
+func printEvent(w io.Writer, ev node.Event, asJSON bool) error {
+	if asJSON {
+		out, err := spec.EncodeJSON(ev.Out.IPLD())
+		if err != nil {
+			return err
+		}
+		b, err := json.Marshal(jsonEvent{
+			Name: ev.Name, Task: ev.Task.String(), Receipt: ev.Receipt.String(),
+			Out: out, Cached: ev.Cached, From: ev.From,
+		})
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(w, "%s\n", b)
+		return err
+	}
+	line := fmt.Sprintf("%s\t%s\t%s\t%s", ev.Name, ev.Task, ev.Receipt, describeResult(ev.Out))
+	if ev.Cached {
+		if ev.From != "" {
+			line += " (cached from " + ev.From + ")"
+		} else {
+			line += " (cached)"
+		}
+	}
+	_, err := fmt.Fprintln(w, line)
+	return err
+}
+
+// describeResult renders a result for a person on one line.
+func describeResult(r spec.Result) string {
+	if r.Err != nil {
+		return "error " + r.Err.Name + ": " + oneLine(r.Err.Message, 200)
+	}
+	switch v := r.Ok.(type) {
+	case []byte:
+		return fmt.Sprintf("ok <%d bytes>", len(v))
+	}
+	return "ok " + oneLine(spec.MustJSON(r.Ok), 200)
+}
+
+func oneLine(s string, n int) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+// progress shows a live status line on a terminal while tasks run.
+type progress struct {
+	w       io.Writer
+	on      bool
+	total   int
+	mu      sync.Mutex
+	done    int
+	running map[string]time.Time
+	stopped chan struct{}
+	once    sync.Once
+}
+
+func newProgress(w io.Writer, total int, want bool) *progress {
+	p := &progress{w: w, on: want && isTerminal(w), total: total, running: map[string]time.Time{}, stopped: make(chan struct{})}
+	if p.on {
+		go p.loop()
+	}
+	return p
+}
+
+func (p *progress) loop() {
+	t := time.NewTicker(200 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.stopped:
+			return
+		case <-t.C:
+			p.draw()
+		}
+	}
+}
+
+func (p *progress) draw() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var names []string
+	for n := range p.running {
+		names = append(names, n)
+	}
+	fmt.Fprintf(p.w, "\r\033[K%d/%d done, running: %s", p.done, p.total, oneLine(strings.Join(names, ", "), 60))
+}
+
+func (p *progress) clear() {
+	if p.on {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+}
+
+func (p *progress) started(name string) {
+	p.mu.Lock()
+	p.running[name] = time.Now()
+	p.mu.Unlock()
+}
+
+func (p *progress) finished(name string) {
+	p.mu.Lock()
+	delete(p.running, name)
+	p.done++
+	p.mu.Unlock()
+}
+
+func (p *progress) stop() {
+	p.once.Do(func() {
+		close(p.stopped)
+		p.clear()
+	})
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,352 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	"github.com/ipfs/go-cid"
+
+	"github.com/ipvm-go/ipvm/invocation"
+	"github.com/ipvm-go/ipvm/node/exec"
+	"github.com/ipvm-go/ipvm/spec"
+	"github.com/ipvm-go/ipvm/store"
+	"github.com/ipvm-go/ipvm/workflow"
+)
+
+// Event reports one finished task of a workflow run.
+type Event struct {
+	// Name is the task's name in the workflow.
+	Name string
+	// Task is the task CID.
+	Task cid.Cid
+	// Receipt is the receipt CID.
+	Receipt cid.Cid
+	// Out is the task's result.
+	Out spec.Result
+	// Cached is true when the receipt came from the memo table (or, with
+	// From set, from a peer) and nothing was executed.
+	Cached bool
+	// From is the peer the receipt came from; empty for this node.
+	From string
+	// Bytes are the signed receipt's bytes.
+	Bytes []byte
+}
+
+// RunOptions configure one workflow run.
+type RunOptions struct {
+	// Invocation is the CID of the invocation that authorized the run; every
+	// receipt names it. Undef: the node's own (unauthenticated) run, named
+	// by the workflow CID.
+	Invocation cid.Cid
+	// OnEvent is called for every finished task, in completion order, from
+	// the goroutine that called Run. It must not block for long.
+	OnEvent func(Event)
+	// OnStart is called when a task starts executing (not on memo hits).
+	OnStart func(name string)
+}
+
+// Summary is the outcome of a workflow run.
+type Summary struct {
+	// Events are the finished tasks in the workflow's topological order.
+	Events []Event
+	// Failed counts tasks whose result is an error.
+	Failed int
+}
+
+// taskResult is what a worker sends back to the run loop.
+type taskResult struct {
+	ev  Event
+	err error
+}
+
+// Run runs a parsed workflow to the end: each task starts as soon as its
+// promises are resolved, pure tasks with a stored receipt are answered from
+// the memo table, and every task ends with a signed receipt that is on disk
+// before it is reported. A task's failure is data (an error receipt); Run
+// returns an error only when the node itself cannot go on (ctx canceled,
+// store failing, node closed), and then every task that had not finished
+// is missing from the summary.
+func (n *Node) Run(ctx context.Context, wf *workflow.Workflow, opts RunOptions) (Summary, error) {
+	if err := n.enter(); err != nil {
+		return Summary{}, err
+	}
+	defer n.leave()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-n.done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	inv := opts.Invocation
+	if !inv.Defined() {
+		inv = wf.CID
+	}
+	if b, err := workflowRecord(wf); err == nil {
+		_ = n.store.PutWorkflow(ctx, wf.CID, b) // a record for listings; not needed to run
+	}
+
+	s := workflow.NewScheduler(wf)
+	results := make(chan taskResult)
+	events := make(map[string]Event, len(wf.Tasks))
+	inflight := 0
+	var firstErr error
+	finish := func(r taskResult) {
+		inflight--
+		if r.err != nil {
+			if firstErr == nil {
+				firstErr = r.err
+				cancel()
+			}
+			return
+		}
+		events[r.ev.Name] = r.ev
+		if err := s.Done(r.ev.Name, r.ev.Out); err != nil && firstErr == nil {
+			firstErr = err
+		}
+		if opts.OnEvent != nil {
+			opts.OnEvent(r.ev)
+		}
+	}
+	for _, c := range s.External() {
+		out, err := n.externalResult(ctx, c)
+		switch {
+		case err == nil:
+			_ = s.Resolve(c, out)
+		case errors.Is(err, ErrNotFound):
+			_ = s.NotFound(c)
+		default:
+			return Summary{}, err
+		}
+	}
+	for !s.Finished() && firstErr == nil {
+		for _, st := range s.Ready() {
+			inflight++
+			go func(st workflow.Step) {
+				ev, err := n.step(ctx, st, inv, opts.OnStart)
+				results <- taskResult{ev, err}
+			}(st)
+		}
+		if inflight == 0 {
+			if !s.Finished() {
+				firstErr = fmt.Errorf("node: workflow %s stalled with no task ready", wf.CID)
+			}
+			break
+		}
+		finish(<-results)
+	}
+	for inflight > 0 {
+		finish(<-results)
+	}
+	sum := Summary{}
+	for _, t := range wf.Tasks {
+		ev, ok := events[t.Name]
+		if !ok {
+			continue
+		}
+		if !ev.Out.IsOk() {
+			sum.Failed++
+		}
+		sum.Events = append(sum.Events, ev)
+	}
+	if firstErr != nil {
+		return sum, firstErr
+	}
+	return sum, nil
+}
+
+// step runs one ready task: a failure from upstream becomes an error
+// receipt, a memo hit returns the stored receipt, anything else executes.
+func (n *Node) step(ctx context.Context, st workflow.Step, inv cid.Cid, onStart func(string)) (Event, error) {
+	t := st.Task
+	ev := Event{Name: t.Name, Task: t.CID}
+	if st.Fail != nil {
+		return n.finishTask(ctx, ev, inv, spec.Fail(st.Fail), nil)
+	}
+	if t.Task.Pure() && !n.noMemo {
+		hit, err := n.memo(ctx, t.CID)
+		if err != nil {
+			return Event{}, err
+		}
+		if hit != nil {
+			hit.Name = t.Name
+			n.metrics.MemoHits.Inc()
+			return *hit, nil
+		}
+		n.metrics.MemoMisses.Inc()
+	}
+	if t.Task.Cmd != invocation.CmdWasmRun {
+		return n.finishTask(ctx, ev, inv, spec.Fail(spec.Failf(spec.ErrNameUnsupportedCommand, "this node runs %s, not %q", invocation.CmdWasmRun, t.Task.Cmd)), nil)
+	}
+	w, err := (invocation.Task{Cmd: t.Task.Cmd, Args: st.Args}).Wasm()
+	if err != nil {
+		return n.finishTask(ctx, ev, inv, spec.Fail(spec.Failf(spec.ErrNameBadArgs, "%v", err)), nil)
+	}
+	if slices.Contains(n.cfg.BlockModules, w.Mod.String()) {
+		return n.finishTask(ctx, ev, inv, spec.Fail(spec.Failf(spec.ErrNameBadModule, "module %s is blocked by this node", w.Mod)), nil)
+	}
+	if onStart != nil {
+		onStart(t.Name)
+	}
+	req := exec.Request{
+		Module:   w.Mod,
+		Function: w.Fun,
+		Params:   w.Params,
+		Limits:   limitsOf(t.Meta),
+	}
+	out, stats, err := n.execute(ctx, req)
+	if err != nil {
+		return Event{}, err
+	}
+	return n.finishTask(ctx, ev, inv, out, &stats)
+}
+
+// execute runs one Wasm task under a worker slot.
+func (n *Node) execute(ctx context.Context, req exec.Request) (spec.Result, exec.Stats, error) {
+	select {
+	case n.workers <- struct{}{}:
+	case <-ctx.Done():
+		return spec.Result{}, exec.Stats{}, ctx.Err()
+	}
+	defer func() { <-n.workers }()
+	n.executions.Add(1)
+	out, stats, err := n.exec.Run(ctx, req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return spec.Result{}, stats, ctx.Err()
+		}
+		return spec.Result{}, stats, fmt.Errorf("node: executor: %w", err)
+	}
+	n.metrics.observeRun(out, stats)
+	return out, stats, nil
+}
+
+// finishTask signs the task's receipt, stores it durably and returns its
+// event.
+func (n *Node) finishTask(ctx context.Context, ev Event, inv cid.Cid, out spec.Result, stats *exec.Stats) (Event, error) {
+	meta := map[string]any{"executor": n.DID()}
+	if stats != nil {
+		meta["duration"] = stats.Duration.Nanoseconds()
+		meta["memory"] = int64(stats.PeakMemoryBytes)
+		meta["abi"] = stats.ABI.String()
+		if stats.Fuel > 0 {
+			meta["fuel"] = int64(stats.Fuel)
+		}
+		if stats.Impure {
+			meta["impure"] = true
+		}
+	}
+	rc, b, err := n.issue(ev.Task, inv, out, meta)
+	if err != nil {
+		return Event{}, err
+	}
+	if err := n.store.PutReceipt(ctx, ev.Task, rc, b); err != nil {
+		return Event{}, fmt.Errorf("node: store receipt of %s: %w", ev.Name, err)
+	}
+	n.metrics.ReceiptsStored.Inc()
+	ev.Receipt, ev.Out, ev.Bytes = rc, out, b
+	return ev, nil
+}
+
+// memo returns the stored receipt for a task if it may answer for it: an ok
+// result of pure work. Errors are not served from the memo table: a trap is
+// deterministic but a timeout or a fuel limit depends on the limits, which
+// are not part of the task CID.
+func (n *Node) memo(ctx context.Context, task cid.Cid) (*Event, error) {
+	rc, b, err := n.store.ReceiptForTask(ctx, task)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	out, meta, err := decodeStored(b)
+	if err != nil {
+		n.log.Warn("stored receipt does not decode; running the task", "task", task, "receipt", rc, "err", err)
+		return nil, nil
+	}
+	if !out.IsOk() || meta["impure"] == true {
+		return nil, nil
+	}
+	return &Event{Task: task, Receipt: rc, Out: out, Cached: true, Bytes: b}, nil
+}
+
+// externalResult looks up the result of earlier work by task CID, for a
+// promise that links outside the workflow.
+func (n *Node) externalResult(ctx context.Context, task cid.Cid) (spec.Result, error) {
+	_, b, err := n.store.ReceiptForTask(ctx, task)
+	if errors.Is(err, store.ErrNotFound) {
+		return spec.Result{}, ErrNotFound
+	}
+	if err != nil {
+		return spec.Result{}, err
+	}
+	out, _, err := decodeStored(b)
+	if err != nil {
+		return spec.Result{}, ErrNotFound
+	}
+	return out, nil
+}
+
+// limitsOf turns a task's meta into executor limits (zero: the node cap).
+func limitsOf(m workflow.Meta) exec.Limits {
+	var l exec.Limits
+	if m.Memory > 0 {
+		l.MemoryBytes = uint64(m.Memory)
+	}
+	if m.Time > 0 {
+		l.Time = m.Time
+	}
+	if m.Output > 0 {
+		l.OutputBytes = m.Output
+	}
+	if m.Fuel > 0 {
+		l.Fuel = uint64(m.Fuel)
+	}
+	return l
+}
+
+// workflowRecord is what the store keeps about a workflow: its canonical
+// form, for GET /v1/workflows/{cid} and listings.
+func workflowRecord(wf *workflow.Workflow) ([]byte, error) {
+	tasks := make([]any, len(wf.Tasks))
+	for i, t := range wf.Tasks {
+		tasks[i] = map[string]any{"name": t.Name, "task": t.CID}
+	}
+	return spec.EncodeCBOR(map[string]any{"name": wf.Name, "tasks": tasks, "at": time.Now().Unix()})
+}
+
+// AddBlob stores the bytes read from r as a UnixFS file (the CID `ipfs add
+// --cid-version=1` gives) and returns its CID and size.
+func (n *Node) AddBlob(ctx context.Context, r io.Reader) (cid.Cid, uint64, error) {
+	if err := n.enter(); err != nil {
+		return cid.Undef, 0, err
+	}
+	defer n.leave()
+	return n.store.AddFile(ctx, r)
+}
+
+// Blob returns the bytes of a blob: a raw block, or a UnixFS file
+// reassembled and verified block by block, up to max bytes.
+func (n *Node) Blob(ctx context.Context, c cid.Cid, max int64) ([]byte, error) {
+	b, err := n.store.Cat(ctx, c, max)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("%w: blob %s", ErrNotFound, c)
+	}
+	return b, err
+}
+
+// WriteBlob writes a blob to w.
+func (n *Node) WriteBlob(ctx context.Context, c cid.Cid, w io.Writer) (int64, error) {
+	k, err := n.store.CatTo(ctx, w, c, 1<<40)
+	if errors.Is(err, store.ErrNotFound) {
+		return k, fmt.Errorf("%w: blob %s", ErrNotFound, c)
+	}
+	return k, err
+}
