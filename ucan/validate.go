@@ -194,9 +194,6 @@ func verifyChain(inv *Token, proofs []*Token, opts Options) (c *Chain, err error
 			return nil, fail(NameInvalidSubject, "delegation %s is for subject %s, the invocation's is %s", d.CID, d.Subject, inv.Subject)
 		}
 	}
-	if root.Issuer != root.Subject {
-		return nil, fail(NameInvalidSubject, "root delegation %s is issued by %s, not by its subject %s", root.CID, root.Issuer, root.Subject)
-	}
 	for i := 0; i+1 < len(dlgs); i++ {
 		if dlgs[i].Audience != dlgs[i+1].Issuer {
 			return nil, fail(NameInvalidAudience, "delegation %s is addressed to %s, but %s is issued by %s", dlgs[i].CID, dlgs[i].Audience, dlgs[i+1].CID, dlgs[i+1].Issuer)
@@ -204,6 +201,9 @@ func verifyChain(inv *Token, proofs []*Token, opts Options) (c *Chain, err error
 	}
 	if last := dlgs[len(dlgs)-1]; last.Audience != inv.Issuer {
 		return nil, fail(NameInvalidAudience, "last delegation %s is addressed to %s, not to the invoker %s", last.CID, last.Audience, inv.Issuer)
+	}
+	if root.Issuer != root.Subject {
+		return nil, fail(NameInvalidSubject, "root delegation %s is issued by %s, not by its subject %s", root.CID, root.Issuer, root.Subject)
 	}
 	c.Delegations = dlgs
 	return c, nil
