@@ -50,7 +50,7 @@ func TestIssueDecodeRoundTrip(t *testing.T) {
 		}), Nonce: fixedNonce}},
 		{"err", Receipt{Ran: ran, Inv: inv, Out: spec.Fail(spec.Failf(spec.ErrNameTrap, "unreachable at %d", 7)), Nonce: fixedNonce}},
 		{"fx meta iat exp", Receipt{Ran: ran, Inv: inv, Out: spec.OK("hi"), Fx: []cid.Cid{inv, ran},
-			Meta: map[string]any{"fuel": int64(1234), "duration_ns": int64(5678), "on": "local"},
+			Meta:  map[string]any{"fuel": int64(1234), "duration_ns": int64(5678), "on": "local"},
 			Nonce: fixedNonce, Iat: 1_700_000_000, Exp: 1_800_000_000}},
 		{"empty meta", Receipt{Ran: ran, Out: spec.OK(int64(0)), Meta: map[string]any{}, Nonce: fixedNonce}},
 		{"random nonce", Receipt{Ran: ran, Out: spec.OK(int64(0))}},
