@@ -148,6 +148,7 @@ func (p *parser) homestarTask(i int, raw any) (*ptask, error) {
 		return nil, conv.fail(at.field("nnc"), ErrWrongType, "nnc is a string or bytes, got %s", rawKind(run["nnc"]))
 	}
 	t.Task.Homestar = h
+	t.bytesNnc = nncBytes != nil
 	if nncBytes == nil {
 		t.CID, err = h.CID()
 	} else {

@@ -383,10 +383,7 @@ func TestHomestarVectors(t *testing.T) {
 }
 
 func bytesNonce(task *Task) ([]byte, bool) {
-	if task.Task.Homestar == nil || task.Task.Homestar.Nnc != "" || len(task.Task.Nonce) == 0 {
-		return nil, false
-	}
-	return task.Task.Nonce, true
+	return task.Task.Nonce, task.bytesNnc
 }
 
 // promiseLinks lists the task CIDs linked by promises in v.
