@@ -187,3 +187,144 @@ func TestWorkflowCIDsErrors(t *testing.T) {
 		t.Fatalf("missing file: code %d, stderr %q", code, errOut)
 	}
 }
+
+type runLine struct {
+	Name, Task, Receipt string
+	Out                 map[string]any
+	Cached              bool
+}
+
+func runJSON(t *testing.T, args ...string) ([]runLine, int, string) {
+	t.Helper()
+	out, errOut, code := cli(t, append([]string{"run", "--json"}, args...)...)
+	var lines []runLine
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		if l == "" {
+			continue
+		}
+		var r runLine
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatalf("bad --json line %q: %v", l, err)
+		}
+		lines = append(lines, r)
+	}
+	return lines, code, errOut
+}
+
+// TestRunHomestarWorkflows runs Homestar's own files unchanged: add-one
+// gives 2 then 3 and image-pipeline a PNG, under the task CIDs Homestar's
+// links name (Spec: §5).
+func TestRunHomestarWorkflows(t *testing.T) {
+	const h = "../../../shared/vectors/homestar/"
+	repo := t.TempDir()
+	lines, code, errOut := runJSON(t, "--repo", repo, "--add", h+"example_test.wasm", h+"workflow-add-one.json")
+	if code != 0 || len(lines) != 2 {
+		t.Fatalf("add-one: exit %d, %d lines, %s", code, len(lines), errOut)
+	}
+	byTask := map[string]runLine{}
+	for _, l := range lines {
+		byTask[l.Task] = l
+	}
+	first := byTask["bafyrmihmxmsbt4n3g6dzmj7rho34mzfbaoqqbsfcq7etsogslqftbyj7du"]
+	if first.Out["ok"] != 2.0 {
+		t.Fatalf("first add_one: %+v", first)
+	}
+	for _, l := range lines {
+		if l.Task != first.Task && l.Out["ok"] != 3.0 {
+			t.Fatalf("second add_one: %+v", l)
+		}
+	}
+	if !strings.Contains(errOut, "clamped") {
+		t.Errorf("no warning about the clamped fuel: %q", errOut)
+	}
+
+	lines, code, errOut = runJSON(t, "--repo", repo, "--add", h+"synthcat.png", h+"workflow-image-pipeline.json")
+	if code != 0 || len(lines) != 3 {
+		t.Fatalf("image-pipeline: exit %d, %d lines, %s", code, len(lines), errOut)
+	}
+	raw, _ := os.ReadFile(h + "workflow-image-pipeline.json")
+	for _, link := range awaitLinks(t, raw) {
+		found := false
+		for _, l := range lines {
+			found = found || l.Task == link
+		}
+		if !found {
+			t.Errorf("await link %s is not a task that ran", link)
+		}
+	}
+	for _, l := range lines {
+		b64, _ := l.Out["ok"].(map[string]any)["/"].(map[string]any)["bytes"].(string)
+		if !strings.HasPrefix(b64, "iVBORw0KGgo") { // base64 of the PNG signature
+			t.Errorf("%s: result is not a PNG: %.40v", l.Name, l.Out)
+		}
+	}
+}
+
+// TestRunExamples runs every native example twice: every task succeeds,
+// and the second run answers every pure task from the memo table.
+func TestRunExamples(t *testing.T) {
+	repo := t.TempDir()
+	for _, ex := range []struct{ file, add string }{
+		{"../../examples/hello.json", ""},
+		{"../../examples/pipeline.json", "../../examples/pipeline/input.txt"},
+		{"../../examples/wasi.json", ""},
+	} {
+		t.Run(filepath.Base(ex.file), func(t *testing.T) {
+			args := []string{"--repo", repo}
+			if ex.add != "" {
+				args = append(args, "--add", ex.add)
+			}
+			for round := range 2 {
+				lines, code, errOut := runJSON(t, append(args, ex.file)...)
+				if code != 0 || len(lines) == 0 {
+					t.Fatalf("round %d: exit %d, %s", round, code, errOut)
+				}
+				for _, l := range lines {
+					if _, ok := l.Out["ok"]; !ok {
+						t.Errorf("round %d: %s failed: %v", round, l.Name, l.Out)
+					}
+					if l.Cached != (round == 1) {
+						t.Errorf("round %d: %s cached=%v", round, l.Name, l.Cached)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestRunExitCode exits 1 when a task fails and prints the error name.
+func TestRunExitCode(t *testing.T) {
+	dir := t.TempDir()
+	wf := filepath.Join(dir, "bad.json")
+	abs, _ := filepath.Abs("../../examples/hello.wasm")
+	os.WriteFile(wf, []byte(`{"tasks":[{"name":"x","args":{"mod":{"file":"`+abs+`"},"fun":"nope","params":[]}}]}`), 0o644)
+	out, _, code := cli(t, "--repo", filepath.Join(dir, "r"), "run", wf)
+	if code != 1 || !strings.Contains(out, "MissingExport") {
+		t.Fatalf("exit %d, out %q", code, out)
+	}
+}
+
+// TestReceiptGet looks a receipt up by task CID and by receipt CID.
+func TestReceiptGet(t *testing.T) {
+	repo := t.TempDir()
+	lines, code, _ := runJSON(t, "--repo", repo, "../../examples/hello.json")
+	if code != 0 {
+		t.Fatal("run failed")
+	}
+	for _, c := range []string{lines[0].Task, lines[0].Receipt} {
+		out, errOut, code := cli(t, "--repo", repo, "receipt", "get", "--json", c)
+		if code != 0 {
+			t.Fatalf("receipt get %s: %s", c, errOut)
+		}
+		var v map[string]any
+		if err := json.Unmarshal([]byte(out), &v); err != nil {
+			t.Fatal(err)
+		}
+		if v["verified"] != true || v["receipt"].(map[string]any)["/"] != lines[0].Receipt {
+			t.Fatalf("receipt get %s: %v", c, v)
+		}
+	}
+	if _, errOut, code := cli(t, "--repo", repo, "receipt", "get", "not-a-cid"); code == 0 || !strings.Contains(errOut, "bad CID") {
+		t.Fatalf("bad CID: %d %q", code, errOut)
+	}
+}

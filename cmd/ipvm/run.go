@@ -19,6 +19,7 @@ import (
 
 func newRunCmd(e *env) *cobra.Command {
 	var asJSON bool
+	var adds []string
 	c := &cobra.Command{
 		Use:   "run FILE",
 		Short: "Run a workflow and print one line per task",
@@ -27,7 +28,8 @@ its name, task CID, receipt CID and result, "(cached)" when the result came from
 the memo table. Modules given as {"file": path} are added to the repo first.
 Exits 1 if any task failed.`,
 		Example: `  ipvm run examples/hello.json
-  ipvm run --json examples/pipeline.json`,
+  ipvm run --json --add examples/pipeline/input.txt examples/pipeline.json
+  ipvm run --add ../shared/vectors/homestar/example_test.wasm ../shared/vectors/homestar/workflow-add-one.json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -36,7 +38,17 @@ Exits 1 if any task failed.`,
 				return err
 			}
 			defer closeNode()
-			wf, err := parseWorkflowFile(ctx, args[0], nodeAdder(n))
+			add := nodeAdder(n)
+			for _, f := range adds {
+				c, err := add(ctx, f)
+				if err != nil {
+					return fmt.Errorf("--add %s: %w", f, err)
+				}
+				if !asJSON {
+					fmt.Fprintf(e.stderr, "added %s as %s\n", f, c)
+				}
+			}
+			wf, err := parseWorkflowFile(ctx, args[0], add)
 			if err != nil {
 				return err
 			}
@@ -76,6 +88,7 @@ Exits 1 if any task failed.`,
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, `print one {"name","task","receipt","out","cached"} object per task per line`)
+	c.Flags().StringArrayVar(&adds, "add", nil, "add a file (module or data) to the repo before running; repeatable")
 	return c
 }
 
