@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"time"
 
 	"github.com/ipfs/go-cid"
@@ -66,6 +67,9 @@ type Config struct {
 	// MaxCachedModules bounds how many compiled modules stay in memory
 	// (least recently used are dropped). Zero: DefaultMaxCachedModules.
 	MaxCachedModules int
+	// MaxFuel caps every task's fuel budget (used only with Meter).
+	// Zero: math.MaxInt64, no practical cap.
+	MaxFuel uint64
 	// Meter adds fuel metering. Nil: no fuel (Stats.Fuel is zero and
 	// Limits.Fuel is ignored).
 	Meter Meter
@@ -105,6 +109,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxCachedModules < 0 {
 		return c, fmt.Errorf("%w: negative MaxCachedModules", ErrConfig)
+	}
+	if c.MaxFuel == 0 {
+		c.MaxFuel = math.MaxInt64
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -101,6 +101,9 @@ func (e *Executor) Compile(ctx context.Context, mod cid.Cid) error {
 		return err
 	}
 	defer e.runs.Done()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(e.base, cancel)()
 	en, _, fail, err := e.module(ctx, mod)
 	if err != nil {
 		return err
@@ -113,36 +116,39 @@ func (e *Executor) Compile(ctx context.Context, mod cid.Cid) error {
 }
 
 // module returns the cache entry of a compiled module, compiling it on a
-// miss. On success the caller must release the entry.
+// miss. On success the caller must release the entry. A compile that ended
+// because its caller's context ended is retried by the waiters whose
+// context is still live.
 func (e *Executor) module(ctx context.Context, mod cid.Cid) (en *entry, compiled bool, fail *spec.Failure, err error) {
-	en, create := e.mods.acquire(mod)
-	if create {
-		en.cm, en.info, en.fail, en.err = e.compile(ctx, mod)
-		e.mods.done(context.Background(), en)
-		compiled = true
-	} else {
-		select {
-		case <-en.ready:
-		case <-ctx.Done():
-			e.mods.release(context.Background(), en)
-			return nil, false, nil, ctx.Err()
-		case <-e.base.Done():
-			e.mods.release(context.Background(), en)
-			return nil, false, nil, ErrClosed
-		}
-	}
-	if en.fail != nil || en.err != nil {
-		e.mods.release(context.Background(), en)
-		if en.err != nil {
-			if ctx.Err() != nil || e.base.Err() != nil || errors.Is(en.err, context.Canceled) {
-				return nil, false, nil, e.ownErr(ctx, en.err)
+	for {
+		en, create := e.mods.acquire(mod)
+		if create {
+			en.cm, en.info, en.fail, en.err = e.compile(ctx, mod)
+			e.mods.done(context.Background(), en)
+			compiled = true
+		} else {
+			select {
+			case <-en.ready:
+			case <-ctx.Done():
+				e.mods.release(context.Background(), en)
+				return nil, false, nil, e.ownErr(ctx, ctx.Err())
 			}
-			// Another caller's fetch failed: report it to this task too.
-			return nil, false, spec.Failf(spec.ErrNameBlobNotFound, "module %s: %v", mod, en.err), nil
 		}
-		return nil, false, en.fail, nil
+		if en.fail == nil && en.err == nil {
+			return en, compiled, nil, nil
+		}
+		e.mods.release(context.Background(), en)
+		if en.fail != nil {
+			return nil, false, en.fail, nil
+		}
+		if ctx.Err() != nil {
+			return nil, false, nil, e.ownErr(ctx, ctx.Err())
+		}
+		if errors.Is(en.err, context.Canceled) || errors.Is(en.err, context.DeadlineExceeded) {
+			continue // another caller gave up; this one tries itself
+		}
+		return nil, false, spec.Failf(spec.ErrNameBlobNotFound, "module %s: %v", mod, en.err), nil
 	}
-	return en, compiled, nil, nil
 }
 
 // compile fetches, instruments and compiles a module. A module that does
@@ -192,6 +198,9 @@ func (e *Executor) limits(l Limits) Limits {
 	if l.OutputBytes <= 0 || l.OutputBytes > e.cfg.MaxOutputBytes {
 		l.OutputBytes = e.cfg.MaxOutputBytes
 	}
+	if l.Fuel == 0 || l.Fuel > e.cfg.MaxFuel {
+		l.Fuel = e.cfg.MaxFuel
+	}
 	return l
 }
 
@@ -224,6 +233,9 @@ func (e *Executor) Run(ctx context.Context, req Request) (spec.Result, Stats, er
 		return spec.Result{}, Stats{}, err
 	}
 	defer e.runs.Done()
+	ctx, cancelRun := context.WithCancel(ctx)
+	defer cancelRun()
+	defer context.AfterFunc(e.base, cancelRun)()
 	var st Stats
 	en, compiled, fail, err := e.module(ctx, req.Module)
 	if err != nil {
@@ -239,8 +251,6 @@ func (e *Executor) Run(ctx context.Context, req Request) (spec.Result, Stats, er
 	r.mem = &memLimiter{limit: r.lim.MemoryBytes}
 	rctx, cancel := context.WithTimeout(ctx, r.lim.Time)
 	defer cancel()
-	stopAfter := context.AfterFunc(e.base, cancel)
-	defer stopAfter()
 	rctx = context.WithValue(rctx, runKey{}, r)
 	rctx = experimental.WithMemoryAllocator(rctx, r.mem)
 
@@ -297,14 +307,14 @@ func (r *run) call(ctx context.Context, en *entry, abi ABI, st *Stats) (res spec
 		}
 	}
 	if m := r.e.cfg.Meter; m != nil {
-		if err := m.Start(ctx, mod, r.req.Limits.Fuel); err != nil {
+		if err := m.Start(ctx, mod, r.lim.Fuel); err != nil {
 			return spec.Fail(spec.Failf(spec.ErrNameBadModule, "fuel: %v", err))
 		}
 		defer func() {
 			used, exhausted := m.Used(context.Background(), mod)
 			st.Fuel = used
 			if exhausted && res.Err != nil {
-				res = spec.Fail(spec.Failf(spec.ErrNameOutOfFuel, "fuel budget of %d used up", r.req.Limits.Fuel))
+				res = spec.Fail(spec.Failf(spec.ErrNameOutOfFuel, "fuel budget of %d used up", r.lim.Fuel))
 			}
 		}()
 	}
