@@ -1,0 +1,20 @@
+(module
+  (import "env" "g" (global $imp (mut i32)))
+  (import "env" "c" (global $c i32))
+  (memory 1)
+  (global $own (mut i64) (i64.const 5))
+  (global $k i32 (global.get $c))
+  (func $init
+    (local $i i32)
+    (loop $l
+      (i32.store (i32.mul (local.get $i) (i32.const 4)) (local.get $i))
+      (br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (i32.const 100)))))
+  (start $init)
+  (func (export "globals") (result i64)
+    (global.set $imp (i32.add (global.get $imp) (i32.const 1)))
+    (global.set $own (i64.add (global.get $own) (i64.const 1)))
+    (i64.add (i64.add (global.get $own) (i64.extend_i32_u (global.get $imp)))
+             (i64.add (i64.extend_i32_u (global.get $k)) (i64.load (i32.const 396)))))
+  (export "imp" (global $imp))
+  (export "own" (global $own))
+)
