@@ -153,19 +153,25 @@ func (d *decoder) take(field string, n uint64) ([]byte, error) {
 	return p, nil
 }
 
-func (d *decoder) text(field string) (string, error) {
+// rawText reads a string's bytes, checking they are valid UTF-8.
+func (d *decoder) rawText(field string) ([]byte, error) {
 	n, err := d.expect(field, majText, "a string")
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	p, err := d.take(field, n)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	if !utf8.Valid(p) {
-		return "", d.fail(field, spec.ErrMalformed, "string is not valid UTF-8")
+		return nil, d.fail(field, spec.ErrMalformed, "string is not valid UTF-8")
 	}
-	return string(p), nil
+	return p, nil
+}
+
+func (d *decoder) text(field string) (string, error) {
+	p, err := d.rawText(field)
+	return string(p), err
 }
 
 func (d *decoder) bytesField(field string) ([]byte, error) {
@@ -176,17 +182,18 @@ func (d *decoder) bytesField(field string) ([]byte, error) {
 	return d.take(field, n)
 }
 
-// key reads a map key and checks it sorts after prev.
-func (d *decoder) key(where, prev string, first bool) (string, error) {
-	k, err := d.text(where + " key")
+// key reads a map key and checks it sorts after prev. The result aliases
+// the input, so that comparing it with the known keys does not allocate.
+func (d *decoder) key(where string, prev []byte, first bool) ([]byte, error) {
+	k, err := d.rawText(where) // a key: where names the enclosing map
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	if !first && (len(prev) > len(k) || len(prev) == len(k) && prev >= k) {
-		if prev == k {
-			return "", d.fail(where+"."+k, spec.ErrNotCanonical, "duplicate key")
+	if !first && (len(prev) > len(k) || len(prev) == len(k) && bytes.Compare(prev, k) >= 0) {
+		if bytes.Equal(prev, k) {
+			return nil, d.fail(where+"."+string(k), spec.ErrNotCanonical, "duplicate key")
 		}
-		return "", d.fail(where+"."+k, spec.ErrNotCanonical, "key out of canonical order")
+		return nil, d.fail(where+"."+string(k), spec.ErrNotCanonical, "key out of canonical order")
 	}
 	return k, nil
 }
@@ -330,10 +337,12 @@ func (d *decoder) envelope() (*Signed, error) {
 	if n != 2 {
 		return nil, d.fail("payload", nil, `a map of %d entries, want {"h", tag}`, n)
 	}
-	if k, err := d.key("payload", "", true); err != nil {
+	hk, err := d.key("payload", nil, true)
+	if err != nil {
 		return nil, err
-	} else if k != "h" {
-		return nil, d.fail("payload", nil, `first key %q, want "h"`, k)
+	}
+	if string(hk) != "h" {
+		return nil, d.fail("payload", nil, `first key %q, want "h"`, hk)
 	}
 	h, err := d.bytesField("h")
 	if err != nil {
@@ -342,9 +351,9 @@ func (d *decoder) envelope() (*Signed, error) {
 	if !bytes.Equal(h, VarsigHeader) {
 		return nil, d.fail("h", nil, "varsig header %x, want %x (Ed25519, DAG-CBOR)", h, VarsigHeader)
 	}
-	if k, err := d.key("payload", "h", false); err != nil {
+	if k, err := d.key("payload", hk, false); err != nil {
 		return nil, err
-	} else if k != Tag {
+	} else if string(k) != Tag {
 		return nil, d.fail("payload", nil, "token tag %q, want %q", k, Tag)
 	}
 
@@ -366,21 +375,21 @@ func (d *decoder) fields(r *Receipt) error {
 		return err
 	}
 	var seen int
-	var sub, prev string
+	var sub, prev []byte
 	for i := range n {
-		k, err := d.key(where, prev, i == 0)
+		kb, err := d.key(where, prev, i == 0)
 		if err != nil {
 			return err
 		}
-		prev = k
-		switch k {
+		prev = kb
+		switch k := payloadKey(kb); k {
 		case keyCmd:
 			seen |= hasCmd
-			c, err := d.text(k)
+			c, err := d.rawText(k)
 			if err != nil {
 				return err
 			}
-			if c != Cmd {
+			if string(c) != Cmd {
 				return d.fail(k, nil, "%q, want %q", c, Cmd)
 			}
 		case keyExp:
@@ -410,7 +419,7 @@ func (d *decoder) fields(r *Receipt) error {
 			}
 		case keySub:
 			seen |= hasSub
-			if sub, err = d.text(k); err != nil {
+			if sub, err = d.rawText(k); err != nil {
 				return err
 			}
 		case keyArgs:
@@ -438,16 +447,42 @@ func (d *decoder) fields(r *Receipt) error {
 				return d.fail(k, nil, "%d bytes, want at least %d", len(r.Nonce), MinNonceLen)
 			}
 		default:
-			return d.fail(k, nil, "unexpected field in a receipt")
+			return d.fail(string(kb), nil, "unexpected field in a receipt")
 		}
 	}
 	if missing := required &^ seen; missing != 0 {
 		return d.fail(where, nil, "missing field %s", fieldName(missing))
 	}
-	if sub != r.Iss {
+	if string(sub) != r.Iss {
 		return d.fail(keySub, nil, "sub %q is not iss %q", sub, r.Iss)
 	}
 	return nil
+}
+
+// payloadKey returns the constant for a known payload key, without
+// allocating, or "" for any other key.
+func payloadKey(kb []byte) string {
+	switch string(kb) {
+	case keyCmd:
+		return keyCmd
+	case keyExp:
+		return keyExp
+	case keyIat:
+		return keyIat
+	case keyIss:
+		return keyIss
+	case keyPrf:
+		return keyPrf
+	case keySub:
+		return keySub
+	case keyArgs:
+		return keyArgs
+	case keyMeta:
+		return keyMeta
+	case keyNonce:
+		return keyNonce
+	}
+	return ""
 }
 
 func fieldName(missing int) string {
@@ -473,19 +508,17 @@ func (d *decoder) args(r *Receipt) error {
 	if n == 3 {
 		want = [4]string{keyFx, keyOut, keyRan}
 	}
+	var prev []byte
 	for i := range int(n) {
-		prev := ""
-		if i > 0 {
-			prev = want[i-1]
-		}
-		k, err := d.key(keyArgs, prev, i == 0)
+		kb, err := d.key(keyArgs, prev, i == 0)
 		if err != nil {
 			return err
 		}
-		if k != want[i] {
-			return d.fail("args."+k, nil, "unexpected field, want %s", want[i])
+		prev = kb
+		if string(kb) != want[i] {
+			return d.fail("args."+string(kb), nil, "unexpected field, want %s", want[i])
 		}
-		switch k {
+		switch want[i] {
 		case keyFx:
 			nf, err := d.expect("args.fx", majArray, "a list of links")
 			if err != nil {
@@ -528,11 +561,11 @@ func (d *decoder) out() (spec.Result, error) {
 	if n != 1 {
 		return spec.Result{}, d.fail("args.out", nil, "%d entries, want exactly one of ok, err", n)
 	}
-	k, err := d.text("args.out key")
+	k, err := d.rawText("args.out key")
 	if err != nil {
 		return spec.Result{}, err
 	}
-	switch k {
+	switch string(k) {
 	case "ok":
 		v, err := d.value("args.out.ok")
 		if err != nil {
@@ -547,24 +580,26 @@ func (d *decoder) out() (spec.Result, error) {
 		if ne != 2 {
 			return spec.Result{}, d.fail("args.out.err", nil, "%d entries, want name and message", ne)
 		}
-		if k, err := d.key("args.out.err", "", true); err != nil {
+		nk, err := d.key("args.out.err", nil, true)
+		if err != nil {
 			return spec.Result{}, err
-		} else if k != "name" {
-			return spec.Result{}, d.fail("args.out.err."+k, nil, "unexpected field, want name")
+		}
+		if string(nk) != "name" {
+			return spec.Result{}, d.fail("args.out.err."+string(nk), nil, "unexpected field, want name")
 		}
 		var f spec.Failure
 		if f.Name, err = d.text("args.out.err.name"); err != nil {
 			return spec.Result{}, err
 		}
-		if k, err := d.key("args.out.err", "name", false); err != nil {
+		if mk, err := d.key("args.out.err", nk, false); err != nil {
 			return spec.Result{}, err
-		} else if k != "message" {
-			return spec.Result{}, d.fail("args.out.err."+k, nil, "unexpected field, want message")
+		} else if string(mk) != "message" {
+			return spec.Result{}, d.fail("args.out.err."+string(mk), nil, "unexpected field, want message")
 		}
 		if f.Message, err = d.text("args.out.err.message"); err != nil {
 			return spec.Result{}, err
 		}
 		return spec.Result{Err: &f}, nil
 	}
-	return spec.Result{}, d.fail("args.out."+k, nil, "unexpected field, want ok or err")
+	return spec.Result{}, d.fail("args.out."+string(k), nil, "unexpected field, want ok or err")
 }
