@@ -2,8 +2,6 @@ package p2p_test
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +10,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 
 	"github.com/ipvm-go/ipvm/node/p2p"
+	"github.com/ipvm-go/ipvm/receipt"
 	"github.com/ipvm-go/ipvm/spec"
 	"github.com/ipvm-go/ipvm/ucan"
 )
@@ -159,59 +158,24 @@ func taskCID(t testing.TB, label string) cid.Cid {
 	return c
 }
 
-// Test receipts until the receipt package lands: DAG-CBOR
-// {ran, iss, pad, sig} where sig signs the DAG-CBOR of {ran, iss, pad}.
+// signTestReceipt issues a real signed receipt (receipt.Issue) for ran,
+// with an ok result of pad bytes.
 func signTestReceipt(t testing.TB, k *ucan.Key, ran cid.Cid, pad int) []byte {
 	t.Helper()
-	body := map[string]any{"ran": ran, "iss": k.DID(), "pad": make([]byte, pad)}
-	payload, err := spec.EncodeCBOR(body)
+	s, err := receipt.Issue(k, receipt.Receipt{Ran: ran, Out: spec.Result{Ok: make([]byte, pad)}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	body["sig"] = k.Sign(payload)
-	b, err := spec.EncodeCBOR(body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return s.Bytes()
 }
 
-var (
-	errBadReceipt = errors.New("test receipt: malformed")
-	errWrongTask  = errors.New("test receipt: ran is another task")
-	errWrongIss   = errors.New("test receipt: issuer is not the provider")
-)
-
-// verifyTestReceipt is the VerifyReceipt the lead builds from
-// receipt.Decode/Verify: signature, ran == task, issuer == provider.
+// verifyTestReceipt is the VerifyReceipt the node passes: receipt.Decode,
+// then Verify for the task asked about, with the provider as the only
+// accepted issuer.
 func verifyTestReceipt(b []byte, task cid.Cid, providerDID string) error {
-	v, err := spec.DecodeCBOR(b, spec.Limits{})
-	if err != nil {
-		return fmt.Errorf("%w: %v", errBadReceipt, err)
-	}
-	m, ok := v.(map[string]any)
-	if !ok {
-		return errBadReceipt
-	}
-	ran, ok1 := m["ran"].(cid.Cid)
-	iss, ok2 := m["iss"].(string)
-	sig, ok3 := m["sig"].([]byte)
-	if !ok1 || !ok2 || !ok3 {
-		return errBadReceipt
-	}
-	delete(m, "sig")
-	payload, err := spec.EncodeCBOR(m)
+	s, err := receipt.Decode(b)
 	if err != nil {
 		return err
 	}
-	if err := ucan.VerifyDID(iss, payload, sig); err != nil {
-		return err
-	}
-	if !ran.Equals(task) {
-		return errWrongTask
-	}
-	if iss != providerDID {
-		return errWrongIss
-	}
-	return nil
+	return s.VerifyWith(task, receipt.VerifyOpts{Issuers: []string{providerDID}})
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ipvm-go/ipvm/node/p2p"
 	"github.com/ipvm-go/ipvm/node/p2p/p2ptest"
+	"github.com/ipvm-go/ipvm/receipt"
 	"github.com/ipvm-go/ipvm/spec"
 	"github.com/ipvm-go/ipvm/store/unixfs"
 )
@@ -71,26 +72,27 @@ func TestForgedReceipts(t *testing.T) {
 		name  string
 		forge func(f *node, task cid.Cid) []byte // nil: raw responder below
 		raw   func(f *node, task cid.Cid) []byte
+		want  error // the reason, wrapped in the ErrNotFound returned
 	}{
-		{name: "bad signature", forge: func(f *node, task cid.Cid) []byte {
+		{name: "bad signature", want: receipt.ErrBadSignature, forge: func(f *node, task cid.Cid) []byte {
 			b := signTestReceipt(t, f.key, task, 16)
-			b[len(b)-1] ^= 0xff // last byte of the signature
+			b[10] ^= 0xff // a byte of the signature (envelope bytes 3..67)
 			return b
 		}},
-		{name: "ran of another task", forge: func(f *node, task cid.Cid) []byte {
+		{name: "ran of another task", want: receipt.ErrWrongTask, forge: func(f *node, task cid.Cid) []byte {
 			return signTestReceipt(t, f.key, taskCID(t, "another"), 16)
 		}},
-		{name: "issuer swap", forge: func(f *node, task cid.Cid) []byte {
+		{name: "issuer swap", want: receipt.ErrUntrustedIssuer, forge: func(f *node, task cid.Cid) []byte {
 			return signTestReceipt(t, other.key, task, 16)
 		}},
-		{name: "truncated bytes", forge: func(f *node, task cid.Cid) []byte {
+		{name: "truncated bytes", want: receipt.ErrMalformed, forge: func(f *node, task cid.Cid) []byte {
 			b := signTestReceipt(t, f.key, task, 16)
 			return b[:len(b)/2]
 		}},
-		{name: "100 MB frame", raw: func(f *node, task cid.Cid) []byte {
+		{name: "100 MB frame", want: p2p.ErrFrameTooLarge, raw: func(f *node, task cid.Cid) []byte {
 			return p2ptest.OversizedResponse(100<<20, 64<<10)
 		}},
-		{name: "unknown status byte", raw: func(f *node, task cid.Cid) []byte {
+		{name: "unknown status byte", want: p2p.ErrBadFrame, raw: func(f *node, task cid.Cid) []byte {
 			return p2ptest.Frame([]byte{0x7f, 1, 2, 3})
 		}},
 	}
@@ -119,8 +121,8 @@ func TestForgedReceipts(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			f, err := victim.FetchReceipt(ctx, task)
-			if !errors.Is(err, p2p.ErrNotFound) || f.Bytes != nil {
-				t.Fatalf("forged receipt: got %d bytes, err %v; want ErrNotFound", len(f.Bytes), err)
+			if !errors.Is(err, p2p.ErrNotFound) || !errors.Is(err, tc.want) || f.Bytes != nil {
+				t.Fatalf("forged receipt: got %d bytes, err %v; want ErrNotFound for %v", len(f.Bytes), err, tc.want)
 			}
 			after := victim.Stats()
 			if after.ReceiptsRejected != before.ReceiptsRejected+1 || after.ReceiptsFetched != before.ReceiptsFetched {
