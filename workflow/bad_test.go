@@ -12,7 +12,7 @@ func task(name, params string) string {
 
 func wf(tasks ...string) string { return `{"tasks":[` + strings.Join(tasks, ",") + `]}` }
 
-// Spec: workflow §5.7: bad input fails with an error naming the task and
+// Spec: §5.7: bad input fails with an error naming the task and
 // the field, never a panic.
 func TestBadInput(t *testing.T) {
 	big := strings.Repeat("x", 10<<20)

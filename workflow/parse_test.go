@@ -51,7 +51,7 @@ func names(tasks []*Task) []string {
 	return out
 }
 
-// Spec: workflow §5.3: a name promise becomes a link promise to the named
+// Spec: §5.3: a name promise becomes a link promise to the named
 // task's CID before the task CID is taken.
 func TestNativeTaskCIDs(t *testing.T) {
 	b, err := os.ReadFile("testdata/pipeline.json")
@@ -228,7 +228,7 @@ func TestBranchesExample(t *testing.T) {
 	}
 }
 
-// Spec: workflow §5.4: tasks come out in topological order, file order among
+// Spec: §5.4: tasks come out in topological order, file order among
 // tasks free to go.
 func TestDiamondOrder(t *testing.T) {
 	b, err := os.ReadFile("testdata/diamond.json")
@@ -289,7 +289,7 @@ func checkTopo(t testing.TB, wf *Workflow) {
 	}
 }
 
-// Spec: workflow §5.6 (Homestar): every file of the fixture folder parses,
+// Spec: §5.6 (Homestar): every file of the fixture folder parses,
 // its CIDs are Homestar's, and every await/ok link names a task of the same
 // file, except in part-two, whose one task links earlier work.
 func TestHomestarVectors(t *testing.T) {

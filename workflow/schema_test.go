@@ -43,7 +43,7 @@ func schemaValid(t *testing.T, sch *jsonschema.Schema, src []byte) error {
 	return sch.Validate(v)
 }
 
-// Spec: workflow §5.1: the example workflows satisfy the JSON Schema, and
+// Spec: §5.1: the example workflows satisfy the JSON Schema, and
 // input the schema refuses, Parse refuses too.
 func TestSchema(t *testing.T) {
 	sch := loadSchema(t)
