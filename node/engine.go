@@ -38,10 +38,9 @@ type Event struct {
 
 // RunOptions configure one workflow run.
 type RunOptions struct {
-	// Invocation is the CID of the invocation that authorized the run; every
-	// receipt names it. Undef: the node's own (unauthenticated) run, named
-	// by the workflow CID.
-	Invocation cid.Cid
+	// Grant authorizes the run (Authorize or OwnerGrant); required. Every
+	// receipt the run issues names the grant's invocation.
+	Grant *Grant
 	// OnEvent is called for every finished task, in completion order, from
 	// the goroutine that called Run. It must not block for long.
 	OnEvent func(Event)
@@ -84,9 +83,9 @@ func (n *Node) Run(ctx context.Context, wf *workflow.Workflow, opts RunOptions) 
 		case <-ctx.Done():
 		}
 	}()
-	inv := opts.Invocation
-	if !inv.Defined() {
-		inv = wf.CID
+	g := opts.Grant
+	if g == nil || !g.wf.Equals(wf.CID) {
+		return Summary{}, fmt.Errorf("%w: no grant for workflow %s", ErrUnauthorized, wf.CID)
 	}
 	if b, err := workflowRecord(wf); err == nil {
 		_ = n.store.PutWorkflow(ctx, wf.CID, b) // a record for listings; not needed to run
@@ -129,7 +128,7 @@ func (n *Node) Run(ctx context.Context, wf *workflow.Workflow, opts RunOptions) 
 		for _, st := range s.Ready() {
 			inflight++
 			go func(st workflow.Step) {
-				ev, err := n.step(ctx, st, inv, opts.OnStart)
+				ev, err := n.step(ctx, st, g, opts.OnStart)
 				results <- taskResult{ev, err}
 			}(st)
 		}
@@ -163,7 +162,7 @@ func (n *Node) Run(ctx context.Context, wf *workflow.Workflow, opts RunOptions) 
 
 // step runs one ready task: a failure from upstream becomes an error
 // receipt, a memo hit returns the stored receipt, anything else executes.
-func (n *Node) step(ctx context.Context, st workflow.Step, inv cid.Cid, onStart func(string)) (Event, error) {
+func (n *Node) step(ctx context.Context, st workflow.Step, inv *Grant, onStart func(string)) (Event, error) {
 	t := st.Task
 	ev := Event{Name: t.Name, Task: t.CID}
 	if st.Fail != nil {
@@ -229,7 +228,11 @@ func (n *Node) execute(ctx context.Context, req exec.Request) (spec.Result, exec
 
 // finishTask signs the task's receipt, stores it durably and returns its
 // event.
-func (n *Node) finishTask(ctx context.Context, ev Event, inv cid.Cid, out spec.Result, stats *exec.Stats) (Event, error) {
+func (n *Node) finishTask(ctx context.Context, ev Event, g *Grant, out spec.Result, stats *exec.Stats) (Event, error) {
+	inv, err := g.invocation(ctx, n)
+	if err != nil {
+		return Event{}, err
+	}
 	meta := map[string]any{"executor": n.DID()}
 	if stats != nil {
 		meta["duration"] = stats.Duration.Nanoseconds()

@@ -87,7 +87,7 @@ func TestRunTwiceMemoizes(t *testing.T) {
 	ctx := context.Background()
 	n := openTestNode(t, Options{})
 	wf := parseFile(t, n, "../examples/hello.json")
-	first, err := n.Run(ctx, wf, RunOptions{})
+	first, err := n.Run(ctx, wf, RunOptions{Grant: n.OwnerGrant(wf)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func TestRunTwiceMemoizes(t *testing.T) {
 			t.Errorf("%s: iss %s, cid %s", ev.Name, s.Iss, s.CID())
 		}
 	}
-	second, err := n.Run(ctx, wf, RunOptions{})
+	second, err := n.Run(ctx, wf, RunOptions{Grant: n.OwnerGrant(wf)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +140,7 @@ func TestReceiptLookup(t *testing.T) {
 	ctx := context.Background()
 	n := openTestNode(t, Options{})
 	wf := parseFile(t, n, "../examples/hello.json")
-	sum, err := n.Run(ctx, wf, RunOptions{})
+	sum, err := n.Run(ctx, wf, RunOptions{Grant: n.OwnerGrant(wf)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +187,7 @@ func TestRunawayGuestsFailAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	sum, err := n.Run(ctx, wf, RunOptions{})
+	sum, err := n.Run(ctx, wf, RunOptions{Grant: n.OwnerGrant(wf)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +210,7 @@ func TestRunawayGuestsFailAlone(t *testing.T) {
 	}
 	t.Logf("runaway table took %v", time.Since(start))
 	// The node still serves: the same healthy task answers from the memo.
-	again, err := n.Run(ctx, wf, RunOptions{})
+	again, err := n.Run(ctx, wf, RunOptions{Grant: n.OwnerGrant(wf)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,11 +15,13 @@ import (
 
 	"github.com/ipvm-go/ipvm/node"
 	"github.com/ipvm-go/ipvm/spec"
+	"github.com/ipvm-go/ipvm/ucan"
+	"github.com/ipvm-go/ipvm/workflow"
 )
 
 func newRunCmd(e *env) *cobra.Command {
 	var asJSON bool
-	var adds []string
+	var adds, proofFiles []string
 	c := &cobra.Command{
 		Use:   "run FILE",
 		Short: "Run a workflow and print one line per task",
@@ -55,11 +57,16 @@ Exits 1 if any task failed.`,
 			for _, w := range wf.Warnings {
 				fmt.Fprintf(e.stderr, "warning: %s\n", w)
 			}
+			grant, err := e.grant(ctx, n, wf, proofFiles)
+			if err != nil {
+				return err
+			}
 			p := newProgress(e.stderr, len(wf.Tasks), !asJSON)
 			defer p.stop()
 			var mu sync.Mutex
 			var printErr error
 			sum, err := n.Run(ctx, wf, node.RunOptions{
+				Grant:   grant,
 				OnStart: p.started,
 				OnEvent: func(ev node.Event) {
 					mu.Lock()
@@ -89,6 +96,7 @@ Exits 1 if any task failed.`,
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, `print one {"name","task","receipt","out","cached"} object per task per line`)
 	c.Flags().StringArrayVar(&adds, "add", nil, "add a file (module or data) to the repo before running; repeatable")
+	c.Flags().StringArrayVar(&proofFiles, "proof", nil, "a delegation (token or container file) to run under another subject's authority; repeatable")
 	return c
 }
 
@@ -103,6 +111,29 @@ func (e *env) openNode() (*node.Node, func(), error) {
 		return nil, nil, err
 	}
 	return n, func() { n.Close() }, nil
+}
+
+// grant signs the workflow's invocation with the repo key (on the repo
+// owner's own authority, or on the authority the --proof delegations carry)
+// and has the node validate it.
+func (e *env) grant(ctx context.Context, n *node.Node, wf *workflow.Workflow, proofFiles []string) (*node.Grant, error) {
+	var proofs []*ucan.Token
+	for _, f := range proofFiles {
+		b, err := readCapped(f, 1<<20)
+		if err != nil {
+			return nil, fmt.Errorf("--proof: %w", err)
+		}
+		toks, err := ucan.ReadTokens(b, ucan.Limits{})
+		if err != nil {
+			return nil, fmt.Errorf("--proof %s: %w", f, err)
+		}
+		proofs = append(proofs, toks...)
+	}
+	inv, err := node.SignWorkflow(n.Key(), wf.CID, proofs, "", 0)
+	if err != nil {
+		return nil, err
+	}
+	return n.Authorize(ctx, wf, inv, proofs)
 }
 
 // nodeAdder adds a file module to the node's store.

@@ -1,0 +1,93 @@
+package p2p_test
+
+import (
+	"context"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/protocol"
+
+	"github.com/ipvm-go/ipvm/node/p2p"
+	"github.com/ipvm-go/ipvm/spec"
+)
+
+const rawProto protocol.ID = "/ipvm-bench/raw/1.0.0"
+
+// BenchmarkRemoteReceipt: ten hosts on loopback; one provides a task CID and
+// serves its receipt. Per iteration, side by side, the last host
+//   - ipvm: FetchReceipt (DHT lookup, framed request, receipt.Decode and
+//     VerifyWith), and
+//   - floor: a raw DHT find-first-provider plus one unframed stream round
+//     trip that moves the same number of bytes,
+//
+// and the benchmark reports both times and their ratio (goal ≤ 2).
+func BenchmarkRemoteReceipt(b *testing.B) {
+	nodes := cluster(b, 10, nil)
+	prov, fetcher := nodes[3], nodes[9]
+	task := taskCID(b, "bench")
+	rcpt := signTestReceipt(b, prov.key, task, 64)
+	prov.receipts.put(task, rcpt)
+	provide(b, prov, task)
+	prov.LibP2P().SetStreamHandler(rawProto, func(s network.Stream) {
+		defer s.Close()
+		_, _ = io.Copy(io.Discard, s)
+		_, _ = s.Write(rcpt)
+	})
+	ctx := context.Background()
+	var ours, floor time.Duration
+	b.ResetTimer()
+	for range b.N {
+		t0 := time.Now()
+		f, err := fetcher.FetchReceipt(ctx, task)
+		if err != nil || len(f.Bytes) != len(rcpt) {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		ai, ok := p2p.FirstProvider(ctx, fetcher.Host, task)
+		if !ok {
+			b.Fatal("floor: no provider")
+		}
+		s, err := fetcher.LibP2P().NewStream(ctx, ai.ID, rawProto)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = s.Write(task.Bytes())
+		_ = s.CloseWrite()
+		got, err := io.ReadAll(s)
+		_ = s.Close()
+		if err != nil || len(got) != len(rcpt) {
+			b.Fatal("floor round trip", err, len(got))
+		}
+		t2 := time.Now()
+		ours += t1.Sub(t0)
+		floor += t2.Sub(t1)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(ours.Nanoseconds())/float64(b.N), "ipvm-ns/op")
+	b.ReportMetric(float64(floor.Nanoseconds())/float64(b.N), "floor-ns/op")
+	b.ReportMetric(float64(ours)/float64(floor), "ratio")
+	b.ReportMetric(float64(len(rcpt)), "receipt-bytes")
+}
+
+// BenchmarkFetchBlock: a 256 KiB block (the ipfs add chunk size) fetched
+// and hash-verified from a remote holder found on the DHT.
+func BenchmarkFetchBlock(b *testing.B) {
+	nodes := cluster(b, 3, nil)
+	holder, fetcher := nodes[1], nodes[2]
+	data := make([]byte, 256<<10)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	c := spec.Sum(spec.CodecRaw, data)
+	_ = holder.blocks.Put(context.Background(), c, data)
+	provide(b, holder, c)
+	b.SetBytes(int64(len(data)))
+	b.ResetTimer()
+	for range b.N {
+		if _, err := fetcher.FetchBlock(context.Background(), c); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
