@@ -328,3 +328,40 @@ func TestReceiptGet(t *testing.T) {
 		t.Fatalf("bad CID: %d %q", code, errOut)
 	}
 }
+
+// TestUcanDelegateInspectRun: Alice delegates to Bob with a policy on the
+// module; "ucan inspect" shows it verified; Bob runs with --proof under
+// Alice's authority, and a workflow with another module is refused with
+// MatchError.
+func TestUcanDelegateInspectRun(t *testing.T) {
+	dir := t.TempDir()
+	alice, bob := filepath.Join(dir, "alice"), filepath.Join(dir, "bob")
+	out, _, _ := cli(t, "--repo", bob, "id", "--json")
+	var id map[string]string
+	json.Unmarshal([]byte(out), &id)
+	mod, _, code := cli(t, "--repo", alice, "add", "../../examples/hello.wasm")
+	if code != 0 {
+		t.Fatal("add failed")
+	}
+	mod = strings.TrimSpace(mod)
+	dlg := filepath.Join(dir, "bob.ucan")
+	if _, errOut, code := cli(t, "--repo", alice, "ucan", "delegate", "--to", id["did"], "--cmd", "/wasm/run",
+		"--pol", `[["==", ".mod", {"/": "`+mod+`"}]]`, "--ttl", "1h", "--out", dlg); code != 0 {
+		t.Fatalf("delegate: %s", errOut)
+	}
+	out, errOut, code := cli(t, "ucan", "inspect", "--json", dlg)
+	if code != 0 || !strings.Contains(out, id["did"]) || !strings.Contains(out, `"verified":true`) {
+		t.Fatalf("inspect: %d %s %s", code, out, errOut)
+	}
+	lines, code, errOut := runJSON(t, "--repo", bob, "--proof", dlg, "../../examples/hello.json")
+	if code != 0 || len(lines) != 5 {
+		t.Fatalf("run --proof: %d %s", code, errOut)
+	}
+	other := filepath.Join(dir, "other.json")
+	abs, _ := filepath.Abs("../../node/exec/testdata/guest.wasm")
+	os.WriteFile(other, []byte(`{"tasks":[{"name":"x","args":{"mod":{"file":"`+abs+`"},"fun":"add_one","params":[1]}}]}`), 0o644)
+	_, errOut, code = cli(t, "--repo", bob, "run", "--proof", dlg, other)
+	if code == 0 || !strings.Contains(errOut, "MatchError") {
+		t.Fatalf("another module: %d %q", code, errOut)
+	}
+}

@@ -49,6 +49,7 @@ The repo (identity, config, store) is $IPVM_PATH or ~/.ipvm, created on first us
 		newAddCmd(e),
 		newBlobCmd(e),
 		newReceiptCmd(e),
+		newUcanCmd(e),
 	)
 	return root
 }

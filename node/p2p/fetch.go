@@ -78,38 +78,88 @@ type answer struct {
 	err error
 }
 
-// fetch asks the DHT's providers of c for it over proto, verifying every
-// answer, and returns the first that verifies.
+// fetch asks providers of c for it over proto, verifying every answer, and
+// returns the first that verifies. Providers already in the local provider
+// store (in a small network every node holds every record) are asked
+// before the DHT is queried; the query then runs only if they fail.
 func (n *Host) fetch(ctx context.Context, proto protocol.ID, c cid.Cid, max int,
 	verify func(did string, b []byte) error, ok, rejected *atomic.Uint64) (Fetched, error) {
 	if n.ctx.Err() != nil {
 		return Fetched{}, ErrClosed
 	}
-	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.FetchTimeout)
 	defer cancel()
 	// Stop asking when the host closes too.
 	stop := context.AfterFunc(n.ctx, cancel)
 	defer stop()
+	done := make(chan struct{})
+	defer close(done)
+	f := &fetchRun{n: n, ctx: ctx, proto: proto, c: c, max: max, verify: verify,
+		ok: ok, rejected: rejected, start: time.Now(), done: done,
+		answers: make(chan answer), seen: make(map[peer.ID]bool)}
 
-	provs := n.dht.FindProvidersAsync(ctx, c, n.cfg.MaxProviders)
-	answers := make(chan answer, n.cfg.MaxProviders)
+	if local, err := n.dht.ProviderStore().GetProviders(ctx, c.Hash()); err == nil && len(local) > 0 {
+		ch := make(chan peer.AddrInfo, len(local))
+		for _, ai := range local {
+			ch <- ai
+		}
+		close(ch)
+		if got, found := f.run(ch); found {
+			return got, nil
+		}
+	}
+	if ctx.Err() == nil {
+		if got, found := f.run(n.dht.FindProvidersAsync(ctx, c, n.cfg.MaxProviders)); found {
+			return got, nil
+		}
+	}
+	if f.asked == 0 {
+		return Fetched{}, fmt.Errorf("%w: %s: no providers", ErrNotFound, c)
+	}
+	return Fetched{}, fmt.Errorf("%w: %s after asking %d providers: %w", ErrNotFound, c, f.asked, errors.Join(f.errs...))
+}
+
+// fetchRun is the state of one fetch: the providers asked and the errors.
+type fetchRun struct {
+	n        *Host
+	ctx      context.Context
+	proto    protocol.ID
+	c        cid.Cid
+	max      int
+	verify   func(did string, b []byte) error
+	ok       *atomic.Uint64
+	rejected *atomic.Uint64
+	start    time.Time
+	done     chan struct{} // closed when the fetch returns
+	answers  chan answer
+	seen     map[peer.ID]bool
+	asked    int
+	errs     []error
+}
+
+// run asks the providers from provs, at most FetchParallel at a time, and
+// returns the first verified answer, or found false once provs is closed
+// and every request has answered, or ctx is done.
+func (f *fetchRun) run(provs <-chan peer.AddrInfo) (_ Fetched, found bool) {
+	n := f.n
 	var waiting []peer.ID
-	inflight, asked := 0, 0
-	var errs []error
+	inflight := 0
 	ask := func(p peer.ID) {
 		inflight++
-		asked++
+		f.asked++
 		n.wg.Go(func() {
 			a := answer{p: p}
 			a.did, _ = PeerDID(p)
-			a.b, a.err = n.Request(ctx, p, proto, c.Bytes(), max)
+			a.b, a.err = n.Request(f.ctx, p, f.proto, f.c.Bytes(), f.max)
 			if a.err == nil {
-				if err := verify(a.did, a.b); err != nil {
+				if err := f.verify(a.did, a.b); err != nil {
 					a.err = fmt.Errorf("%w: %w", errRejected, err)
 				}
 			}
-			answers <- a
+			select {
+			case f.answers <- a:
+			case <-f.done:
+			}
 		})
 	}
 	for provs != nil || inflight > 0 {
@@ -119,9 +169,10 @@ func (n *Host) fetch(ctx context.Context, proto protocol.ID, c cid.Cid, max int,
 				provs = nil
 				continue
 			}
-			if ai.ID == n.h.ID() || n.scores.refused(ai.ID) {
+			if ai.ID == n.h.ID() || f.seen[ai.ID] || n.scores.refused(ai.ID) {
 				continue
 			}
+			f.seen[ai.ID] = true
 			if len(ai.Addrs) > 0 {
 				n.h.Peerstore().AddAddrs(ai.ID, ai.Addrs, peerstore.TempAddrTTL)
 			}
@@ -130,36 +181,32 @@ func (n *Host) fetch(ctx context.Context, proto protocol.ID, c cid.Cid, max int,
 			} else {
 				waiting = append(waiting, ai.ID)
 			}
-		case a := <-answers:
+		case a := <-f.answers:
 			inflight--
 			if a.err == nil {
-				ok.Add(1)
+				f.ok.Add(1)
 				n.scores.add(a.p, rewardGood)
-				return Fetched{Bytes: a.b, Provider: a.p, ProviderDID: a.did, Elapsed: time.Since(start), Asked: asked}, nil
+				return Fetched{Bytes: a.b, Provider: a.p, ProviderDID: a.did, Elapsed: time.Since(f.start), Asked: f.asked}, true
 			}
-			errs = append(errs, fmt.Errorf("%s: %w", a.p, a.err))
+			f.errs = append(f.errs, fmt.Errorf("%s: %w", a.p, a.err))
 			if errors.Is(a.err, errRejected) || errors.Is(a.err, ErrFrameTooLarge) || errors.Is(a.err, ErrBadFrame) {
-				rejected.Add(1)
-				n.log.Warn("answer rejected", "protocol", proto, "cid", c, "peer", a.p, "err", a.err)
+				f.rejected.Add(1)
+				n.log.Warn("answer rejected", "protocol", f.proto, "cid", f.c, "peer", a.p, "err", a.err)
 			}
 			if errors.Is(a.err, errRejected) {
 				n.penalise(a.p, penaltyForged)
 			}
-			if len(waiting) > 0 && ctx.Err() == nil {
+			if len(waiting) > 0 && f.ctx.Err() == nil {
 				ask(waiting[0])
 				waiting = waiting[1:]
 			}
-		case <-ctx.Done():
-			// In-flight requests see ctx too and answer into the buffered
-			// channel; nothing waits for them.
-			errs = append(errs, ctx.Err())
-			return Fetched{}, fmt.Errorf("%w: %s after asking %d providers: %w", ErrNotFound, c, asked, errors.Join(errs...))
+		case <-f.ctx.Done():
+			// In-flight requests see ctx too; their answers are dropped.
+			f.errs = append(f.errs, f.ctx.Err())
+			return Fetched{}, false
 		}
 	}
-	if asked == 0 {
-		return Fetched{}, fmt.Errorf("%w: %s: no providers", ErrNotFound, c)
-	}
-	return Fetched{}, fmt.Errorf("%w: %s after asking %d providers: %w", ErrNotFound, c, asked, errors.Join(errs...))
+	return Fetched{}, false
 }
 
 // errRejected marks an answer that failed verification.
