@@ -32,7 +32,7 @@ func Parse(b []byte, opts ParseOptions) (*Workflow, error) {
 	if int64(len(b)) > 4*int64(lim.MaxBytes) {
 		return nil, newError("", "", ErrTooLarge, "workflow of %d bytes, limit %d", len(b), lim.MaxBytes)
 	}
-	raw, err := decodeRaw(b, lim)
+	raw, marked, err := decodeRaw(b, lim)
 	if err != nil {
 		return nil, err
 	}
@@ -40,6 +40,11 @@ func Parse(b []byte, opts ParseOptions) (*Workflow, error) {
 	wf, err := p.workflow(raw)
 	if err != nil {
 		return nil, err
+	}
+	if marked != nil {
+		// A string too long or a value too deep where the second pass
+		// does not look (an ignored key): still refused.
+		return nil, marked
 	}
 	if len(b) > lim.MaxBytes {
 		return nil, newError("", "", ErrTooLarge, "workflow of %d bytes, limit %d", len(b), lim.MaxBytes)
