@@ -50,3 +50,43 @@ func ValidateWorkflow(ctx context.Context, inv *Token, proofs []*Token, wf cid.C
 	}
 	return c, nil
 }
+
+// OrderChain picks, from delegations in any order (e.g. the files passed
+// with --proof), the chain that ends at invoker and returns it root first,
+// ready for WithProofs, with the subject it carries. It follows aud → iss
+// links back from the delegation addressed to invoker until a delegation
+// issued by its own subject; unrelated delegations are left out. Errors
+// are *Error named InvalidAudience: no delegation to invoker, or a link
+// (a powerline's or a re-delegation's issuer) that no delegation reaches.
+func OrderChain(dlgs []*Token, invoker string) ([]*Token, string, error) {
+	byAud := make(map[string]*Token, len(dlgs))
+	for _, d := range dlgs {
+		if d != nil && d.Kind == KindDelegation {
+			byAud[d.Audience] = d
+		}
+	}
+	var rev []*Token
+	for who := invoker; ; {
+		d, ok := byAud[who]
+		if !ok {
+			if len(rev) == 0 {
+				return nil, "", fail(NameInvalidAudience, "no delegation is addressed to %s", invoker)
+			}
+			return nil, "", fail(NameInvalidAudience, "no delegation is addressed to %s, who issued %s", who, rev[len(rev)-1].CID)
+		}
+		if len(rev) > len(dlgs) {
+			return nil, "", fail(NameInvalidAudience, "delegations form a cycle")
+		}
+		rev = append(rev, d)
+		if d.IsPowerline() || d.Issuer != d.Subject {
+			who = d.Issuer
+			continue
+		}
+		break
+	}
+	out := make([]*Token, len(rev))
+	for i, d := range rev {
+		out[len(rev)-1-i] = d
+	}
+	return out, out[0].Subject, nil
+}

@@ -233,3 +233,43 @@ func TestErrorNames(t *testing.T) {
 		t.Error("cause not unwrapped")
 	}
 }
+
+// TestOrderChain: delegations given in any order, with strays, come back
+// as the chain to the invoker, root first, which then validates.
+func TestOrderChain(t *testing.T) {
+	keys := []*Key{testKey(t, "alice"), testKey(t, "bob"), testKey(t, "carol"), testKey(t, "dave")}
+	chain := chainOf(t, "/wasm/run", keys)
+	stray := chainOf(t, "/wasm/run", []*Key{keys[1], keys[0]})[0]
+	got, sub, err := OrderChain([]*Token{chain[2], stray, chain[0], chain[1]}, keys[3].DID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sub != keys[0].DID() || len(got) != 3 {
+		t.Fatalf("sub %s, %d delegations", sub, len(got))
+	}
+	for i := range got {
+		if got[i] != chain[i] {
+			t.Fatalf("position %d: %s, want %s", i, got[i].CID, chain[i].CID)
+		}
+	}
+	inv := mustInvoke(t, keys[3], sub, "/wasm/run", nil, got)
+	if err := validateAt(inv, got, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = OrderChain(chain, keys[1].DID())
+	if err != nil {
+		t.Errorf("prefix of the chain: %v", err)
+	}
+	_, _, err = OrderChain(chain[1:], keys[3].DID())
+	wantName(t, err, NameInvalidAudience)
+	_, _, err = OrderChain(chain, testKey(t, "eve").DID())
+	wantName(t, err, NameInvalidAudience)
+	pl, _ := Delegate(keys[0], keys[1].DID(), "/", WithPowerline(), WithNow(testNow))
+	_, _, err = OrderChain([]*Token{pl}, keys[1].DID())
+	wantName(t, err, NameInvalidAudience)
+	// A powerline off a root is followed to the root.
+	got, sub, err = OrderChain([]*Token{pl, stray}, keys[1].DID())
+	if err != nil || sub != keys[1].DID() || len(got) != 2 || got[1] != pl {
+		t.Errorf("powerline chain: %v %s %v", err, sub, got)
+	}
+}
