@@ -10,6 +10,7 @@ import (
 
 	"github.com/ipfs/go-cid"
 
+	"github.com/ipvm-go/ipvm/fuel"
 	"github.com/ipvm-go/ipvm/invocation"
 	"github.com/ipvm-go/ipvm/node/exec"
 	"github.com/ipvm-go/ipvm/spec"
@@ -238,8 +239,9 @@ func (n *Node) finishTask(ctx context.Context, ev Event, g *Grant, out spec.Resu
 		meta["duration"] = stats.Duration.Nanoseconds()
 		meta["memory"] = int64(stats.PeakMemoryBytes)
 		meta["abi"] = stats.ABI.String()
-		if stats.Fuel > 0 {
+		if stats.Fuel > 0 || (out.Err != nil && out.Err.Name == spec.ErrNameOutOfFuel) {
 			meta["fuel"] = int64(stats.Fuel)
+			meta["fuelTable"] = fuel.CostTableVersion
 		}
 		if stats.Impure {
 			meta["impure"] = true

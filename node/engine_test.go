@@ -223,3 +223,48 @@ func TestRunawayGuestsFailAlone(t *testing.T) {
 		}
 	}
 }
+
+// TestFuelInReceipts: a runaway loop with a fuel budget ends OutOfFuel with
+// the whole budget used, and the same task gives the same fuel figure on
+// every run, with the cost table named in the receipt (Spec: §8).
+func TestFuelInReceipts(t *testing.T) {
+	ctx := context.Background()
+	n := openTestNode(t, Options{NoMemo: true})
+	mod := addFile(t, n, "exec/testdata/guest.wasm")
+	hello := addFile(t, n, "../examples/hello.wasm")
+	js := `{"tasks":[
+	 {"name":"loop","args":{"mod":{"/":"` + mod.String() + `"},"fun":"loop","params":[]},"meta":{"fuel":100000,"time":"20s"}},
+	 {"name":"sum","args":{"mod":{"/":"` + hello.String() + `"},"fun":"add","params":[2, 40]}}]}`
+	wf, err := workflow.Parse([]byte(js), workflow.ParseOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fuelSeen int64 = -1
+	for i := range 20 {
+		sum, err := n.Run(ctx, wf, RunOptions{Grant: n.OwnerGrant(wf)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range sum.Events {
+			s, err := receipt.Decode(ev.Bytes)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, _ := s.Meta["fuel"].(int64)
+			if s.Meta["fuelTable"] != "ipvm-fuel-v1" {
+				t.Fatalf("%s: receipt meta %v has no cost table", ev.Name, s.Meta)
+			}
+			switch ev.Name {
+			case "loop":
+				if ev.Out.Err == nil || ev.Out.Err.Name != spec.ErrNameOutOfFuel || f != 100000 {
+					t.Fatalf("loop: %+v fuel %d", ev.Out, f)
+				}
+			case "sum":
+				if f <= 0 || (fuelSeen >= 0 && f != fuelSeen) {
+					t.Fatalf("run %d: fuel %d, before %d", i, f, fuelSeen)
+				}
+				fuelSeen = f
+			}
+		}
+	}
+}

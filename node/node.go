@@ -29,9 +29,12 @@ var (
 type Options struct {
 	// Logger receives the node's logs. Nil discards them.
 	Logger *slog.Logger
-	// Meter adds deterministic fuel metering to the executor. Nil runs
-	// without fuel and stops runaway guests by wall time only.
+	// Meter meters fuel. Nil means DefaultMeter (deterministic fuel from
+	// package fuel); NoFuel turns metering off.
 	Meter exec.Meter
+	// NoFuel runs without fuel metering: runaway guests are stopped by
+	// wall time only. For benchmarks of the unmetered path.
+	NoFuel bool
 	// NoMemo turns memoization off: every task runs, even when a receipt
 	// for it is stored. For tests and benchmarks of the executor path.
 	NoMemo bool
@@ -98,13 +101,18 @@ func Open(repo *Repo, opts Options) (*Node, error) {
 		st.Close()
 		return nil, err
 	}
+	meter := opts.Meter
+	if meter == nil && !opts.NoFuel {
+		meter = DefaultMeter()
+	}
 	ex, err := exec.New(exec.Config{
 		Blobs:          blobSource{n},
 		MaxMemoryPages: pages(cfg.Limits.Memory),
 		MaxTime:        cfg.Limits.Time.D(),
 		MaxOutputBytes: cfg.Limits.Output,
 		CacheDir:       cacheDir,
-		Meter:          opts.Meter,
+		Meter:          meter,
+		MaxFuel:        uint64(cfg.Limits.Fuel),
 		NoWallTimeStop: false,
 		Logger:         log,
 	})

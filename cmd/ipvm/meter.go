@@ -1,9 +1,9 @@
 package main
 
 import (
-	"github.com/ipvm-go/ipvm/node"
 	"github.com/ipvm-go/ipvm/node/exec"
 )
 
-// defaultMeter is the fuel meter the CLI's embedded node runs with.
-func defaultMeter() exec.Meter { return node.DefaultMeter() }
+// defaultMeter is the fuel meter the CLI's embedded node runs with: nil
+// means the node's default (deterministic fuel).
+func defaultMeter() exec.Meter { return nil }
