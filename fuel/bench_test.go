@@ -3,72 +3,126 @@ package fuel
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 )
 
-// BenchmarkFuel compares, side by side, the tightest loop (loops.wasm countdown,
-// 10^7 iterations), a tight loop (spin, 10^7 iterations) and a realistic guest (Go-built SHA-256 of 1 MiB, including
-// the Go runtime's start-up) unmetered, fuel-metered, and unmetered with
-// wazero's WithCloseOnContextDone(true). Results go to BENCHMARKS.md "## Fuel".
-func BenchmarkFuel(b *testing.B) {
-	ctx := context.Background()
-	plainEnv := newEnv(ctx, wazero.NewRuntimeConfig())
-	closeEnv := newEnv(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(true))
-	defer plainEnv.rt.Close(ctx)
-	defer closeEnv.rt.Close(ctx)
+// workloads of the side-by-side benchmark: the tightest loop (countdown,
+// 10^7 iterations of local.tee/i32.sub/br_if), a tight loop (spin, 10^7
+// iterations) and a realistic guest (Go-built SHA-256 of 1 MiB, including
+// the Go runtime's start-up, instantiated afresh each time).
+var workloads = []struct {
+	name, file string
+	kind       kind
+	cl         call
+}{
+	{"countdown", "testdata/wat/loops.wasm", plain, call{"countdown", []uint64{10_000_000}}},
+	{"loop", "testdata/wat/loops.wasm", plain, call{"spin", []uint64{10_000_000}}},
+	{"sha256-1MiB", "testdata/gosha.wasm", command, call{"_start", []uint64{1 << 20}}},
+}
 
-	for _, w := range []struct {
-		name, file string
-		kind       kind
-		cl         call
-	}{
-		{"countdown", "testdata/wat/loops.wasm", plain, call{"countdown", []uint64{10_000_000}}},
-		{"loop", "testdata/wat/loops.wasm", plain, call{"spin", []uint64{10_000_000}}},
-		{"sha256-1MiB", "testdata/gosha.wasm", command, call{"_start", []uint64{1 << 20}}},
-	} {
-		src := entry{file: w.file}.read(b)
-		metered, err := Instrument(src, Options{})
+// variants of the side-by-side benchmark.
+var variants = []string{"unmetered", "metered", "closeOnContextDone"}
+
+// runner returns a function that makes the workload's call once in the
+// given variant.
+func runner(b *testing.B, ctx context.Context, plainEnv, closeEnv *env, w int, variant string) func() {
+	wl := workloads[w]
+	src := entry{file: wl.file}.read(b)
+	v, wasm, budget := plainEnv, src, int64(-1)
+	switch variant {
+	case "metered":
+		m, err := Instrument(src, Options{})
 		if err != nil {
 			b.Fatal(err)
 		}
-		for _, m := range []struct {
-			name   string
-			env    *env
-			wasm   []byte
-			budget int64
-		}{
-			{"unmetered", plainEnv, src, -1},
-			{"metered", plainEnv, metered, bigBudget},
-			{"closeOnContextDone", closeEnv, src, -1},
-		} {
-			b.Run(w.name+"/"+m.name, func(b *testing.B) {
-				c := m.env.compile(b, w.name+m.name, m.wasm)
-				if w.kind == command {
-					for b.Loop() {
-						if o := run(b, ctx, m.env, c, w.kind, w.cl, m.budget); o.err != nil {
-							b.Fatal(o.err)
-						}
-					}
-					return
-				}
-				mod, err := m.env.rt.InstantiateModule(ctx, c, wazero.NewModuleConfig().WithName(""))
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer mod.Close(ctx)
-				fn := mod.ExportedFunction(w.cl.fn)
-				g, _ := mod.ExportedGlobal(GlobalName).(api.MutableGlobal)
+		wasm, budget = m, bigBudget
+	case "closeOnContextDone":
+		v = closeEnv
+	}
+	c := v.compile(b, wl.name+variant, wasm)
+	if wl.kind == command {
+		return func() {
+			if o := run(b, ctx, v, c, wl.kind, wl.cl, budget); o.err != nil {
+				b.Fatal(o.err)
+			}
+		}
+	}
+	mod, err := v.rt.InstantiateModule(ctx, c, wazero.NewModuleConfig().WithName(""))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { mod.Close(ctx) })
+	fn := mod.ExportedFunction(wl.cl.fn)
+	g, _ := mod.ExportedGlobal(GlobalName).(api.MutableGlobal)
+	return func() {
+		if g != nil {
+			SetBudget(g, budget)
+		}
+		if _, err := fn.Call(ctx, wl.cl.args...); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// newBenchEnvs returns a plain runtime and one with
+// WithCloseOnContextDone(true), both with wazero's optimizing compiler.
+func newBenchEnvs(b *testing.B, ctx context.Context) (plainEnv, closeEnv *env) {
+	plainEnv = newEnv(ctx, wazero.NewRuntimeConfig())
+	closeEnv = newEnv(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(true))
+	b.Cleanup(func() {
+		plainEnv.rt.Close(ctx)
+		closeEnv.rt.Close(ctx)
+	})
+	return plainEnv, closeEnv
+}
+
+// BenchmarkFuel times each workload in each variant separately (ns/op).
+func BenchmarkFuel(b *testing.B) {
+	ctx := context.Background()
+	plainEnv, closeEnv := newBenchEnvs(b, ctx)
+	for w := range workloads {
+		for _, variant := range variants {
+			b.Run(workloads[w].name+"/"+variant, func(b *testing.B) {
+				f := runner(b, ctx, plainEnv, closeEnv, w, variant)
 				for b.Loop() {
-					if g != nil {
-						SetBudget(g, m.budget)
-					}
-					if _, err := fn.Call(ctx, w.cl.args...); err != nil {
-						b.Fatal(err)
-					}
+					f()
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkFuelSideBySide runs the three variants of a workload in turn in
+// every iteration, so that load on a shared machine hits them alike, and
+// reports each variant's time per call and the ratios to unmetered. The
+// goal is metered/unmetered <= 2 on every workload (BENCHMARKS.md "## Fuel").
+func BenchmarkFuelSideBySide(b *testing.B) {
+	ctx := context.Background()
+	plainEnv, closeEnv := newBenchEnvs(b, ctx)
+	for w := range workloads {
+		b.Run(workloads[w].name, func(b *testing.B) {
+			fs := make([]func(), len(variants))
+			for i, variant := range variants {
+				fs[i] = runner(b, ctx, plainEnv, closeEnv, w, variant)
+			}
+			tot := make([]time.Duration, len(variants))
+			n := 0
+			for b.Loop() {
+				for i, f := range fs {
+					st := time.Now()
+					f()
+					tot[i] += time.Since(st)
+				}
+				n++
+			}
+			for i, variant := range variants {
+				b.ReportMetric(float64(tot[i].Nanoseconds())/float64(n), variant+"-ns/call")
+			}
+			b.ReportMetric(float64(tot[1])/float64(tot[0]), "metered/unmetered")
+			b.ReportMetric(float64(tot[2])/float64(tot[0]), "close/unmetered")
+		})
 	}
 }
