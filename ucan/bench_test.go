@@ -53,19 +53,7 @@ func BenchmarkChain3(b *testing.B) {
 	})
 	b.Run("go-ucan-execution-allowed", func(b *testing.B) {
 		withCPU(b, func() {
-			gi, _, err := invocation.FromSealed(invb)
-			if err != nil {
-				b.Fatal(err)
-			}
-			l := loaderMap{}
-			for _, d := range dlgb {
-				gd, c, err := delegation.FromSealed(d)
-				if err != nil {
-					b.Fatal(err)
-				}
-				l[c] = gd
-			}
-			if err := gi.ExecutionAllowed(l); err != nil {
+			if err := goExecutionAllowed(invb, dlgb); err != nil {
 				b.Fatal(err)
 			}
 		})

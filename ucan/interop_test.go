@@ -144,21 +144,26 @@ func TestValidateGoUcanChain(t *testing.T) {
 	if len(c.Delegations) != 3 || c.Delegations[0].Issuer != testKey(t, "alice").DID() {
 		t.Errorf("chain not reordered root first: %v", c.Delegations)
 	}
+	if err := goExecutionAllowed(invb, dlgb); err != nil {
+		t.Errorf("go-ucan ExecutionAllowed: %v", err)
+	}
+}
+
+// goExecutionAllowed decodes a chain with go-ucan and runs its own check.
+func goExecutionAllowed(invb []byte, dlgb [][]byte) error {
 	gi, _, err := invocation.FromSealed(invb)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
-	loader := loaderMap{}
+	l := loaderMap{}
 	for _, b := range dlgb {
 		d, c, err := delegation.FromSealed(b)
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
-		loader[c] = d
+		l[c] = d
 	}
-	if err := gi.ExecutionAllowed(loader); err != nil {
-		t.Errorf("go-ucan ExecutionAllowed: %v", err)
-	}
+	return gi.ExecutionAllowed(l)
 }
 
 type loaderMap map[cid.Cid]*delegation.Token
