@@ -126,3 +126,22 @@ func BenchmarkFuelSideBySide(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkInstrument measures the rewrite itself (done once per module
+// CID) on the Go-built module (2.4 MB) and Homestar's example_test.wasm.
+func BenchmarkInstrument(b *testing.B) {
+	for _, e := range []entry{
+		{name: "gosha", file: "testdata/gosha.wasm"},
+		{name: "homestar-test", file: homestarDir + "/example_test.wasm"},
+	} {
+		b.Run(e.name, func(b *testing.B) {
+			src := e.read(b)
+			b.SetBytes(int64(len(src)))
+			for b.Loop() {
+				if _, err := Instrument(src, Options{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
