@@ -170,7 +170,7 @@ func (n *Node) step(ctx context.Context, st workflow.Step, inv *Grant, onStart f
 		return n.finishTask(ctx, ev, inv, spec.Fail(st.Fail), nil)
 	}
 	if t.Task.Pure() && !n.noMemo {
-		hit, err := n.memo(ctx, t.CID)
+		hit, err := n.Memo(ctx, t.CID)
 		if err != nil {
 			return Event{}, err
 		}
@@ -206,6 +206,34 @@ func (n *Node) step(ctx context.Context, st workflow.Step, inv *Grant, onStart f
 	}
 	return n.finishTask(ctx, ev, inv, out, &stats)
 }
+
+// RunTask runs one task outside a workflow (its args must hold no
+// promises): a memo hit answers when the task is pure and memo is on,
+// otherwise it executes and its receipt is signed and stored. With durable
+// false the receipt is committed to the store (visible, and it survives the
+// process being killed) without waiting for the group commit's fsync: the
+// caller must call Sync before it reports the receipt to anyone.
+func (n *Node) RunTask(ctx context.Context, t *workflow.Task, g *Grant, durable bool) (Event, error) {
+	if err := n.enter(); err != nil {
+		return Event{}, err
+	}
+	defer n.leave()
+	if g == nil {
+		return Event{}, fmt.Errorf("%w: no grant", ErrUnauthorized)
+	}
+	st := workflow.Step{Task: t, Args: t.Task.Args}
+	if !durable {
+		ctx = context.WithValue(ctx, noSyncKey{}, true)
+	}
+	return n.step(ctx, st, g, nil)
+}
+
+// Sync makes every receipt stored so far durable.
+func (n *Node) Sync(ctx context.Context) error { return n.store.Sync(ctx) }
+
+// noSyncKey marks a context whose receipts are stored without waiting for
+// the fsync (RunTask with durable false).
+type noSyncKey struct{}
 
 // execute runs one Wasm task under a worker slot.
 func (n *Node) execute(ctx context.Context, req exec.Request) (spec.Result, exec.Stats, error) {
@@ -251,7 +279,11 @@ func (n *Node) finishTask(ctx context.Context, ev Event, g *Grant, out spec.Resu
 	if err != nil {
 		return Event{}, err
 	}
-	if err := n.store.PutReceipt(ctx, ev.Task, rc, b); err != nil {
+	put := n.store.PutReceipt
+	if ctx.Value(noSyncKey{}) != nil {
+		put = n.store.PutReceiptNoSync
+	}
+	if err := put(ctx, ev.Task, rc, b); err != nil {
 		return Event{}, fmt.Errorf("node: store receipt of %s: %w", ev.Name, err)
 	}
 	n.metrics.ReceiptsStored.Inc()
@@ -259,11 +291,12 @@ func (n *Node) finishTask(ctx context.Context, ev Event, g *Grant, out spec.Resu
 	return ev, nil
 }
 
-// memo returns the stored receipt for a task if it may answer for it: an ok
-// result of pure work. Errors are not served from the memo table: a trap is
-// deterministic but a timeout or a fuel limit depends on the limits, which
-// are not part of the task CID.
-func (n *Node) memo(ctx context.Context, task cid.Cid) (*Event, error) {
+// Memo returns the stored receipt for a task if it may answer for it (nil
+// if none may): an ok result of pure work. Errors are not served from the
+// memo table: a trap is deterministic but a timeout or a fuel limit depends
+// on the limits, which are not part of the task CID. The caller checks the
+// task is pure (no nonce).
+func (n *Node) Memo(ctx context.Context, task cid.Cid) (*Event, error) {
 	rc, b, err := n.store.ReceiptForTask(ctx, task)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
