@@ -495,19 +495,21 @@ func fieldName(missing int) string {
 	return "?"
 }
 
-// args reads {fx, inv, out, ran} in this order, inv being optional.
+// args reads {fx, inv, out, ran}, inv being optional.
 func (d *decoder) args(r *Receipt) error {
 	n, err := d.expect(keyArgs, majMap, "a map {fx, inv, out, ran}")
 	if err != nil {
 		return err
 	}
-	if n != 3 && n != 4 {
+	if n > 4 {
 		return d.fail(keyArgs, nil, "%d entries, want fx, inv (optional), out, ran", n)
 	}
-	want := [4]string{keyFx, keyInv, keyOut, keyRan}
-	if n == 3 {
-		want = [4]string{keyFx, keyOut, keyRan}
-	}
+	const (
+		hasFx = 1 << iota
+		hasOut
+		hasRan
+	)
+	var seen int
 	var prev []byte
 	for i := range int(n) {
 		kb, err := d.key(keyArgs, prev, i == 0)
@@ -515,11 +517,9 @@ func (d *decoder) args(r *Receipt) error {
 			return err
 		}
 		prev = kb
-		if string(kb) != want[i] {
-			return d.fail("args."+string(kb), nil, "unexpected field, want %s", want[i])
-		}
-		switch want[i] {
+		switch string(kb) {
 		case keyFx:
+			seen |= hasFx
 			nf, err := d.expect("args.fx", majArray, "a list of links")
 			if err != nil {
 				return err
@@ -540,14 +540,26 @@ func (d *decoder) args(r *Receipt) error {
 				return err
 			}
 		case keyOut:
+			seen |= hasOut
 			if r.Out, err = d.out(); err != nil {
 				return err
 			}
 		case keyRan:
+			seen |= hasRan
 			if r.Ran, err = d.link("args.ran"); err != nil {
 				return err
 			}
+		default:
+			return d.fail("args."+string(kb), nil, "unexpected field, want fx, inv, out or ran")
 		}
+	}
+	switch {
+	case seen&hasFx == 0:
+		return d.fail(keyArgs, nil, "missing field args.fx")
+	case seen&hasOut == 0:
+		return d.fail(keyArgs, nil, "missing field args.out")
+	case seen&hasRan == 0:
+		return d.fail(keyArgs, nil, "missing field args.ran")
 	}
 	return nil
 }
