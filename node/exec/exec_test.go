@@ -126,7 +126,7 @@ func TestFailures(t *testing.T) {
 	guest := blobs.addFile(t, "testdata/guest.wasm")
 	bad := blobs.add([]byte("\x00asm\x01\x00\x00\x00\x05garbage"))
 	missing := spec.Sum(spec.CodecRaw, []byte("no such module"))
-	ex := newExec(t, exec.Config{Blobs: blobs, MaxTime: 5 * time.Second, MaxMemoryPages: 1024})
+	ex := newExec(t, exec.Config{Blobs: blobs, MaxTime: time.Minute, MaxMemoryPages: 1024})
 	short := exec.Limits{Time: 200 * time.Millisecond}
 	tests := []struct {
 		name   string
