@@ -110,7 +110,7 @@ func goChain(t testing.TB) (inv []byte, dlgs [][]byte) {
 		prf = append([]cid.Cid{c}, prf...)
 	}
 	i, err := invocation.New(goDID(t, keys[3].DID()), cmd, goDID(t, keys[0].DID()), prf,
-		invocation.WithArgument("fun", "add"), invocation.WithExpirationIn(time.Minute))
+		invocation.WithArgument("fun", "add"), invocation.WithExpirationIn(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
