@@ -28,7 +28,12 @@ func TestMain(m *testing.M) {
 	if arg := os.Getenv(childEnv); arg != "" {
 		os.Exit(child(arg))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if readFixture.s != nil { // the read benchmarks' shared store
+		readFixture.s.Close()
+		os.RemoveAll(readFixture.s.Dir())
+	}
+	os.Exit(code)
 }
 
 func child(arg string) int {

@@ -16,7 +16,8 @@ import (
 // index entry; the earlier receipt stays readable by its own CID.
 //
 // The store does not decode or verify b: the caller has signed or verified
-// it. On a nil error the receipt survives a crash of the process and of the
+// it, and must not modify it during the call. Concurrent calls are written
+// in one badger transaction by a committer goroutine. On a nil error the receipt survives a crash of the process and of the
 // machine. On an error it may or may not have been stored (a ctx error
 // while waiting for the sync leaves it committed but not known durable).
 func (s *Store) PutReceipt(ctx context.Context, task, rcpt cid.Cid, b []byte) error {
@@ -27,7 +28,7 @@ func (s *Store) PutReceipt(ctx context.Context, task, rcpt cid.Cid, b []byte) er
 	if err := s.sync.failed(); err != nil {
 		return err
 	}
-	seq, err := s.putReceipt(task, rcpt, b)
+	seq, err := s.putReceipt(ctx, task, rcpt, b)
 	if err != nil {
 		return err
 	}
@@ -44,43 +45,21 @@ func (s *Store) PutReceiptNoSync(ctx context.Context, task, rcpt cid.Cid, b []by
 		return err
 	}
 	defer s.mu.RUnlock()
-	_, err := s.putReceipt(task, rcpt, b)
+	_, err := s.putReceipt(ctx, task, rcpt, b)
 	return err
 }
 
-func (s *Store) putReceipt(task, rcpt cid.Cid, b []byte) (uint64, error) {
+func (s *Store) putReceipt(ctx context.Context, task, rcpt cid.Cid, b []byte) (uint64, error) {
 	if !task.Defined() || !rcpt.Defined() {
 		return 0, fmt.Errorf("store: put receipt: undefined CID")
 	}
-	// The index value carries a copy of the receipt so the memo lookup is
-	// one read; receipts are small, so the second copy costs little.
-	idx := make([]byte, 0, rcpt.ByteLen()+len(b))
-	idx = append(idx, rcpt.KeyString()...)
-	idx = append(idx, b...)
-	err := s.db.Update(func(txn *badger.Txn) error {
-		if err := txn.Set(key(pfxReceipt, rcpt), b); err != nil {
-			return err
-		}
-		return txn.Set(key(pfxTask, task), idx)
-	})
-	if err != nil {
-		return 0, fmt.Errorf("store: put receipt %s: %w", rcpt, err)
-	}
-	return s.sync.committed(), nil
+	return s.commit.submit(ctx, task, rcpt, b)
 }
 
 // Receipt returns the receipt bytes stored under the receipt CID rcpt, or an
 // error wrapping ErrNotFound.
 func (s *Store) Receipt(ctx context.Context, rcpt cid.Cid) ([]byte, error) {
-	if err := s.enter(ctx); err != nil {
-		return nil, err
-	}
-	defer s.mu.RUnlock()
-	b, err := s.get(key(pfxReceipt, rcpt))
-	if err != nil {
-		return nil, fmt.Errorf("receipt %s: %w", rcpt, err)
-	}
-	return b, nil
+	return s.lookup(ctx, pfxReceipt, rcpt, "receipt")
 }
 
 // ReceiptForTask returns the CID and bytes of the latest receipt stored for

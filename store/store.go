@@ -34,6 +34,7 @@ type Store struct {
 	db      *badger.DB
 	dir     string
 	sync    *syncer
+	commit  *committer
 	release func() error // drops the repo lock
 
 	// mu is held for reading by every call in flight and for writing by
@@ -79,8 +80,10 @@ func Open(dir string, opts Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("store: open %s: %w", dir, err)
 	}
-	s := &Store{db: db, dir: dir, release: release, sync: newSyncer(db)}
+	y := newSyncer(db)
+	s := &Store{db: db, dir: dir, release: release, sync: y, commit: newCommitter(db, y)}
 	go s.sync.loop()
+	go s.commit.loop()
 	return s, nil
 }
 
@@ -97,6 +100,7 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
+	s.commit.close()
 	s.sync.close()
 	err := s.db.Sync()
 	if cerr := s.db.Close(); err == nil {
@@ -123,6 +127,41 @@ func (s *Store) enter(ctx context.Context) error {
 		return ErrClosed
 	}
 	return nil
+}
+
+// lookup is the body of the simple getters: the value under prefix ‖ c.
+func (s *Store) lookup(ctx context.Context, prefix string, c cid.Cid, what string) ([]byte, error) {
+	if err := s.enter(ctx); err != nil {
+		return nil, err
+	}
+	defer s.mu.RUnlock()
+	b, err := s.get(key(prefix, c))
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", what, c, err)
+	}
+	return b, nil
+}
+
+// set is the body of the simple setters: it writes v under prefix ‖ c and,
+// if durable, waits for the sync.
+func (s *Store) set(ctx context.Context, prefix string, c cid.Cid, v []byte, what string, durable bool) error {
+	if err := s.enter(ctx); err != nil {
+		return err
+	}
+	defer s.mu.RUnlock()
+	if err := s.sync.failed(); durable && err != nil {
+		return err
+	}
+	if err := s.db.Update(func(txn *badger.Txn) error {
+		return txn.Set(key(prefix, c), v)
+	}); err != nil {
+		return fmt.Errorf("store: %s %s: %w", what, c, err)
+	}
+	seq := s.sync.committed()
+	if !durable {
+		return nil
+	}
+	return s.sync.wait(ctx, seq)
 }
 
 // key returns prefix ‖ binary CID.

@@ -372,7 +372,7 @@ func TestGroupCommit(t *testing.T) {
 		go func() { errs <- s.PutReceipt(ctx, task, rcpt, b) }()
 	}
 	<-entered
-	for s.sync.written.Load() < n { // every writer has committed
+	for s.commit.receipts.Load() < n { // every writer has committed
 		time.Sleep(time.Millisecond)
 	}
 	close(release)

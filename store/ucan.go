@@ -14,51 +14,21 @@ import (
 // PutDelegation stores a delegation token's bytes under its CID. The store
 // does not decode or check the token. The write is not synced (see Sync).
 func (s *Store) PutDelegation(ctx context.Context, c cid.Cid, b []byte) error {
-	if err := s.enter(ctx); err != nil {
-		return err
-	}
-	defer s.mu.RUnlock()
-	if err := s.db.Update(func(txn *badger.Txn) error {
-		return txn.Set(key(pfxDelegation, c), b)
-	}); err != nil {
-		return fmt.Errorf("store: put delegation %s: %w", c, err)
-	}
-	s.sync.committed()
-	return nil
+	return s.set(ctx, pfxDelegation, c, b, "put delegation", false)
 }
 
 // Delegation returns the token bytes stored under c, or an error wrapping
 // ErrNotFound.
 func (s *Store) Delegation(ctx context.Context, c cid.Cid) ([]byte, error) {
-	if err := s.enter(ctx); err != nil {
-		return nil, err
-	}
-	defer s.mu.RUnlock()
-	b, err := s.get(key(pfxDelegation, c))
-	if err != nil {
-		return nil, fmt.Errorf("delegation %s: %w", c, err)
-	}
-	return b, nil
+	return s.lookup(ctx, pfxDelegation, c, "delegation")
 }
 
 // Revoke records that the delegation c is revoked, for good. It returns once
 // the record is synced to disk, so a revocation acknowledged to the user
 // holds across crashes. Revoking twice is a no-op.
 func (s *Store) Revoke(ctx context.Context, c cid.Cid) error {
-	if err := s.enter(ctx); err != nil {
-		return err
-	}
-	defer s.mu.RUnlock()
-	if err := s.sync.failed(); err != nil {
-		return err
-	}
 	v := binary.BigEndian.AppendUint64(nil, uint64(time.Now().Unix()))
-	if err := s.db.Update(func(txn *badger.Txn) error {
-		return txn.Set(key(pfxRevoked, c), v)
-	}); err != nil {
-		return fmt.Errorf("store: revoke %s: %w", c, err)
-	}
-	return s.sync.wait(ctx, s.sync.committed())
+	return s.set(ctx, pfxRevoked, c, v, "revoke", true)
 }
 
 // IsRevoked reports whether the delegation c has been revoked.

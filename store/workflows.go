@@ -66,13 +66,9 @@ func (s *Store) PutWorkflow(ctx context.Context, c cid.Cid, b []byte) error {
 // Workflow returns the workflow bytes stored under c, or an error wrapping
 // ErrNotFound.
 func (s *Store) Workflow(ctx context.Context, c cid.Cid) ([]byte, error) {
-	if err := s.enter(ctx); err != nil {
-		return nil, err
-	}
-	defer s.mu.RUnlock()
-	v, err := s.get(key(pfxWorkflow, c))
+	v, err := s.lookup(ctx, pfxWorkflow, c, "workflow")
 	if err != nil {
-		return nil, fmt.Errorf("workflow %s: %w", c, err)
+		return nil, err
 	}
 	if len(v) < 8 {
 		return nil, fmt.Errorf("store: workflow %s: corrupt entry", c)

@@ -1,0 +1,156 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+
+	badger "github.com/dgraph-io/badger/v4"
+	"github.com/ipfs/go-cid"
+)
+
+// maxCommitBatch caps the receipts one committer transaction takes, so a
+// burst cannot build a transaction badger refuses as too big in one step.
+const maxCommitBatch = 256
+
+// commitReq is one receipt waiting for the committer.
+type commitReq struct {
+	task, rcpt cid.Cid
+	b          []byte
+	done       chan commitRes // buffered 1
+}
+
+// commitRes tells a writer its receipt is committed (err nil) and the
+// sequence number to wait on for the sync.
+type commitRes struct {
+	seq uint64
+	err error
+}
+
+// committer batches receipt writes: it takes every request queued since its
+// last commit and writes them all in one badger transaction, so N concurrent
+// writers cost one transaction rather than N. The sync is separate (syncer),
+// so the next batch commits while the previous one is being synced.
+type committer struct {
+	db   *badger.DB
+	sync *syncer
+	reqs chan *commitReq
+	// receipts counts receipts committed, for tests and benchmarks.
+	receipts atomic.Uint64
+	stop     chan struct{}
+	done     chan struct{}
+}
+
+func newCommitter(db *badger.DB, y *syncer) *committer {
+	return &committer{
+		db:   db,
+		sync: y,
+		reqs: make(chan *commitReq, maxCommitBatch),
+		stop: make(chan struct{}),
+		done: make(chan struct{}),
+	}
+}
+
+func (c *committer) loop() {
+	defer close(c.done)
+	batch := make([]*commitReq, 0, maxCommitBatch)
+	for {
+		select {
+		case r := <-c.reqs:
+			batch = append(batch[:0], r)
+		case <-c.stop:
+			return
+		}
+	more:
+		for len(batch) < maxCommitBatch {
+			select {
+			case r := <-c.reqs:
+				batch = append(batch, r)
+			default:
+				break more
+			}
+		}
+		c.commit(batch)
+		clear(batch) // drop references to the receipt bytes
+	}
+}
+
+// commit writes batch, splitting it when badger says a transaction is too
+// big, and answers every request.
+func (c *committer) commit(batch []*commitReq) {
+	for len(batch) > 0 {
+		n, err := c.commitSome(batch)
+		seq := c.sync.committed()
+		if err == nil {
+			c.receipts.Add(uint64(n))
+		}
+		for _, r := range batch[:n] {
+			r.done <- commitRes{seq: seq, err: err}
+		}
+		batch = batch[n:]
+	}
+}
+
+// commitSome commits a prefix of batch in one transaction and returns its
+// length (at least 1) and the commit error.
+func (c *committer) commitSome(batch []*commitReq) (int, error) {
+	txn := c.db.NewTransaction(true)
+	defer txn.Discard()
+	n := 0
+	for _, r := range batch {
+		err := setReceipt(txn, r.task, r.rcpt, r.b)
+		if errors.Is(err, badger.ErrTxnTooBig) && n > 0 {
+			break // commit what fits; the rest goes in the next transaction
+		}
+		if err != nil {
+			return 1, fmt.Errorf("store: put receipt %s: %w", r.rcpt, err)
+		}
+		n++
+	}
+	if err := txn.Commit(); err != nil {
+		return n, fmt.Errorf("store: put receipts: %w", err)
+	}
+	return n, nil
+}
+
+// setReceipt adds one receipt and its memo index entry to txn. The index
+// value carries a copy of the receipt so the memo lookup is one read;
+// receipts are small, so the second copy costs little.
+func setReceipt(txn *badger.Txn, task, rcpt cid.Cid, b []byte) error {
+	idx := make([]byte, 0, rcpt.ByteLen()+len(b))
+	idx = append(idx, rcpt.KeyString()...)
+	idx = append(idx, b...)
+	if err := txn.Set(key(pfxReceipt, rcpt), b); err != nil {
+		return err
+	}
+	return txn.Set(key(pfxTask, task), idx)
+}
+
+// submit queues a receipt and waits for its commit. A ctx error may come
+// after the receipt was queued: it may still be written.
+func (c *committer) submit(ctx context.Context, task, rcpt cid.Cid, b []byte) (uint64, error) {
+	r := &commitReq{task: task, rcpt: rcpt, b: b, done: make(chan commitRes, 1)}
+	select {
+	case c.reqs <- r:
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	select {
+	case res := <-r.done:
+		return res.seq, res.err
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+}
+
+// close stops the loop; no submit may be in progress (Close holds the
+// store's write lock, so none is).
+func (c *committer) close() {
+	select {
+	case <-c.stop:
+	default:
+		close(c.stop)
+	}
+	<-c.done
+}
