@@ -167,3 +167,32 @@ func toNode(t *testing.T, v any) any {
 	}
 	return nb.Build()
 }
+
+// TestGoUCANLimits pins the two receipts we accept that go-ucan v1.1.0
+// refuses (SPEC §4.2): an integer past 2^53-1 in out, and a top-level
+// null in meta. If go-ucan starts accepting them, the spec can drop the
+// caveat.
+// Spec: §4.2
+func TestGoUCANLimits(t *testing.T) {
+	k := testKey(t, "executor")
+	ran := testCID(t, "task")
+	for name, r := range map[string]Receipt{
+		"int past 2^53 in out": {Ran: ran, Out: spec.OK(int64(1) << 60), Nonce: fixedNonce},
+		"null in meta":         {Ran: ran, Out: spec.OK(int64(1)), Meta: map[string]any{"x": nil}, Nonce: fixedNonce},
+	} {
+		s, err := Issue(k, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := Decode(s.Bytes())
+		if err != nil {
+			t.Fatalf("%s: we refuse: %v", name, err)
+		}
+		if err := d.Verify(ran); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if _, _, err := invocation.FromSealed(s.Bytes()); err == nil {
+			t.Errorf("%s: go-ucan now accepts it; update SPEC §4.2", name)
+		}
+	}
+}
