@@ -449,3 +449,23 @@ type errRevocations struct{}
 func (errRevocations) Revoked(context.Context, cid.Cid) (bool, error) {
 	return false, errors.New("disk on fire")
 }
+
+// TestInvocationAudience: an invocation addressed to another node, or to
+// any node when this one has no DID configured, is InvalidAudience; one
+// addressed to this node or to none passes.
+func TestInvocationAudience(t *testing.T) {
+	alice, node, other := testKey(t, "alice"), testKey(t, "node"), testKey(t, "other")
+	to := func(aud string) *Token {
+		if aud == "" {
+			return mustInvoke(t, alice, alice.DID(), "/wasm/run", nil, nil)
+		}
+		return mustInvoke(t, alice, alice.DID(), "/wasm/run", nil, nil, WithAudience(aud))
+	}
+	wantName(t, validateAt(to(other.DID()), nil, Options{Node: node.DID()}), NameInvalidAudience)
+	wantName(t, validateAt(to(node.DID()), nil, Options{}), NameInvalidAudience)
+	for _, inv := range []*Token{to(node.DID()), to("")} {
+		if err := validateAt(inv, nil, Options{Node: node.DID()}); err != nil {
+			t.Errorf("aud %q: %v", inv.Audience, err)
+		}
+	}
+}
