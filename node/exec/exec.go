@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ipfs/go-cid"
@@ -32,6 +33,21 @@ type Executor struct {
 	stop   context.CancelFunc
 	base   context.Context // canceled by Close
 	once   sync.Once
+
+	runsDone, compiles atomic.Uint64
+}
+
+// Counts are an executor's running totals, for metrics and tests.
+type Counts struct {
+	// Runs counts tasks that reached the guest (a module was instantiated).
+	Runs uint64
+	// Compiles counts module compiles (cache misses).
+	Compiles uint64
+}
+
+// Counts returns the executor's running totals. Safe for concurrent use.
+func (e *Executor) Counts() Counts {
+	return Counts{Runs: e.runsDone.Load(), Compiles: e.compiles.Load()}
 }
 
 // New starts an Executor: one wazero runtime (compiler engine) with the
@@ -164,6 +180,7 @@ func (e *Executor) compile(ctx context.Context, mod cid.Cid) (wazero.CompiledMod
 			return nil, nil, spec.Failf(spec.ErrNameBadModule, "instrument module %s: %v", mod, err), nil
 		}
 	}
+	e.compiles.Add(1)
 	cm, err := e.rt.CompileModule(ctx, b)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -293,6 +310,7 @@ func (r *run) call(ctx context.Context, en *entry, abi ABI, st *Stats) (res spec
 		}
 		mc = mc.WithStdin(bytes.NewReader(in)).WithStdout(stdout).WithArgs(r.req.Module.String(), fun)
 	}
+	r.e.runsDone.Add(1)
 	mod, err := r.e.rt.InstantiateModule(ctx, en.cm, mc)
 	if err != nil {
 		return spec.Fail(r.classify(ctx, err, "instantiate"))

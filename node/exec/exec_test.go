@@ -233,6 +233,9 @@ func TestCacheAndClose(t *testing.T) {
 	if blobs.gets != 1 {
 		t.Errorf("module fetched %d times, want 1", blobs.gets)
 	}
+	if c := ex.Counts(); c.Runs != 2 || c.Compiles != 1 {
+		t.Errorf("counts %+v, want 2 runs, 1 compile", c)
+	}
 	// A second module evicts the first (MaxCachedModules 1).
 	run(t, ex, guest, "add_one", exec.Limits{}, int64(1))
 	_, st = run(t, ex, hello, "add_one", exec.Limits{}, int64(1))
