@@ -40,17 +40,9 @@ func chainOf(t testing.TB, cmd string, keys []*Key, opts ...Option) []*Token {
 	return out
 }
 
-func cids(toks []*Token) []cid.Cid {
-	out := make([]cid.Cid, len(toks))
-	for i, t := range toks {
-		out[i] = t.CID
-	}
-	return out
-}
-
 func mustInvoke(t testing.TB, iss *Key, sub, cmd string, args map[string]any, prf []*Token, opts ...Option) *Token {
 	t.Helper()
-	o := append([]Option{WithNow(testNow), WithProofs(cids(prf)...)}, opts...)
+	o := append([]Option{WithNow(testNow), WithProofs(CIDs(prf)...)}, opts...)
 	inv, err := Invoke(iss, sub, cmd, args, o...)
 	if err != nil {
 		t.Fatal(err)
@@ -409,7 +401,7 @@ func TestAttackReplay(t *testing.T) {
 	}
 
 	wf := spec.SumCBOR([]byte("workflow"))
-	winv, err := InvokeWorkflow(bob, alice.DID(), wf, WithNow(testNow), WithProofs(cids(dlg)...))
+	winv, err := InvokeWorkflow(bob, alice.DID(), wf, WithNow(testNow), WithProofs(CIDs(dlg)...))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,7 +23,7 @@
 //	dlgs, _ := ucan.ReadTokens(file, ucan.Limits{})
 //	chain, sub, _ := ucan.OrderChain(dlgs, bob.DID())
 //	inv, _ := ucan.InvokeWorkflow(bob, sub, workflowCID,
-//		ucan.WithProofs(cidsOf(chain)...), ucan.WithAudience(nodeDID))
+//		ucan.WithProofs(ucan.CIDs(chain)...), ucan.WithAudience(nodeDID))
 //	bearer, _ := ucan.EncodeContainer(append([]*ucan.Token{inv}, chain...)...)
 //
 // Authorizing, on the node (once per workflow, then once per task):

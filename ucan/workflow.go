@@ -90,3 +90,12 @@ func OrderChain(dlgs []*Token, invoker string) ([]*Token, string, error) {
 	}
 	return out, out[0].Subject, nil
 }
+
+// CIDs returns the CIDs of toks, in order (for WithProofs).
+func CIDs(toks []*Token) []cid.Cid {
+	out := make([]cid.Cid, len(toks))
+	for i, t := range toks {
+		out[i] = t.CID
+	}
+	return out
+}
