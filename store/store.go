@@ -80,7 +80,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("store: open %s: %w", dir, err)
 	}
-	y := newSyncer(db)
+	y := newSyncer(db, dir)
 	s := &Store{db: db, dir: dir, release: release, sync: y, commit: newCommitter(db, y)}
 	go s.sync.loop()
 	go s.commit.loop()

@@ -514,3 +514,32 @@ func TestContextCanceled(t *testing.T) {
 
 func second[T any](_ T, err error) error        { return err }
 func third[T, U any](_ T, _ U, err error) error { return err }
+
+// TestSyncRotatedLogs: with tiny logs, a file import rotates the value log
+// and the memtable several times; the durable write must have fsynced every
+// log file badger stopped writing, not only the current ones db.Sync covers.
+func TestSyncRotatedLogs(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(t.TempDir(), Options{MemTableSize: 1 << 20, ValueLogFileSize: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, _, err := s.AddFile(ctx, bytes.NewReader(blobData(1)[:400<<10])); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 8 { // 8 × 600 KiB through 1 MiB value logs
+		if _, _, err := s.AddFile(ctx, bytes.NewReader(blobData(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	vlogs := 0
+	for name := range s.sync.finished {
+		if strings.HasSuffix(name, ".vlog") {
+			vlogs++
+		}
+	}
+	if vlogs < 3 {
+		t.Errorf("%d rotated value logs synced, want at least 3 (finished: %v)", vlogs, s.sync.finished)
+	}
+}

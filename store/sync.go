@@ -2,7 +2,12 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -16,8 +21,12 @@ import (
 // goroutine runs the syncs; every writer that arrives while a sync is running
 // is covered by the next one, so N concurrent writers share about one fsync.
 type syncer struct {
-	db      *badger.DB
-	written atomic.Uint64 // sequence number of the last committed write
+	db  *badger.DB
+	dir string
+	// finished holds the log files (memtable WALs, value logs) that badger no
+	// longer writes and that syncRotated has synced. Only the loop uses it.
+	finished map[string]bool
+	written  atomic.Uint64 // sequence number of the last committed write
 
 	mu     sync.Mutex
 	synced uint64        // every write up to this number is synced
@@ -33,13 +42,15 @@ type syncer struct {
 	once sync.Once
 }
 
-func newSyncer(db *badger.DB) *syncer {
+func newSyncer(db *badger.DB, dir string) *syncer {
 	return &syncer{
-		db:    db,
-		round: make(chan struct{}),
-		kick:  make(chan struct{}, 1),
-		stop:  make(chan struct{}),
-		done:  make(chan struct{}),
+		db:       db,
+		dir:      dir,
+		finished: map[string]bool{},
+		round:    make(chan struct{}),
+		kick:     make(chan struct{}, 1),
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
 	}
 }
 
@@ -69,6 +80,9 @@ func (y *syncer) syncRound() {
 	if needed {
 		y.syncs.Add(1)
 		err = y.db.Sync()
+		if err == nil {
+			err = y.syncRotated()
+		}
 	}
 	y.mu.Lock()
 	if err != nil && y.err == nil {
@@ -79,6 +93,63 @@ func (y *syncer) syncRound() {
 	close(y.round)
 	y.round = make(chan struct{})
 	y.mu.Unlock()
+}
+
+// syncRotated closes the gap db.Sync leaves. db.Sync syncs only the current
+// memtable log and the current value log; without SyncWrites, badger does
+// not sync a log file when it rotates to a new one. A write committed just
+// before a rotation would so sit unsynced in the old file (a WAL until its
+// memtable is flushed to a synced table, a value log for good). After each
+// db.Sync, syncRotated fsyncs every log file that is no longer the newest of
+// its kind and has not been synced since it stopped being written: normally
+// none, so a round costs one directory read.
+func (y *syncer) syncRotated() error {
+	ents, err := os.ReadDir(y.dir)
+	if err != nil {
+		return err
+	}
+	present := make(map[string]bool, len(ents))
+	// badger names logs by a zero-padded number, so the directory order
+	// (sorted by name) is the order of creation and the last is current.
+	for _, ext := range []string{".mem", ".vlog"} {
+		var names []string
+		for _, e := range ents {
+			if strings.HasSuffix(e.Name(), ext) {
+				names = append(names, e.Name())
+				present[e.Name()] = true
+			}
+		}
+		for _, name := range names[:max(len(names)-1, 0)] {
+			if y.finished[name] {
+				continue
+			}
+			if err := fsyncFile(filepath.Join(y.dir, name)); err != nil {
+				if errors.Is(err, fs.ErrNotExist) {
+					continue // flushed to a table and removed meanwhile
+				}
+				return err
+			}
+			y.finished[name] = true
+		}
+	}
+	for name := range y.finished {
+		if !present[name] {
+			delete(y.finished, name)
+		}
+	}
+	return nil
+}
+
+func fsyncFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // committed records a write that badger has committed and returns its
