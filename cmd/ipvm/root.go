@@ -18,6 +18,7 @@ type env struct {
 	stdout, stderr io.Writer
 	repoDir        string
 	offline        bool
+	apiURL         string
 }
 
 // exitCode is returned by a command that has already reported its failure
@@ -40,6 +41,7 @@ The repo (identity, config, store) is $IPVM_PATH or ~/.ipvm, created on first us
 	}
 	root.PersistentFlags().StringVar(&e.repoDir, "repo", "", "repo directory (default $IPVM_PATH or ~/.ipvm)")
 	root.PersistentFlags().BoolVar(&e.offline, "offline", false, "do not use a running daemon; run embedded")
+	root.PersistentFlags().StringVar(&e.apiURL, "api", "", "the gateway of a daemon to use (default: the repo's api file, if a daemon answers)")
 	root.AddCommand(
 		newVersionCmd(e),
 		newWorkflowCmd(e),
@@ -50,6 +52,7 @@ The repo (identity, config, store) is $IPVM_PATH or ~/.ipvm, created on first us
 		newBlobCmd(e),
 		newReceiptCmd(e),
 		newUcanCmd(e),
+		newDaemonCmd(e),
 	)
 	return root
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -35,6 +36,13 @@ Exits 1 if any task failed.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
+			cl, err := e.daemonClient(ctx)
+			if err != nil {
+				return err
+			}
+			if cl != nil {
+				return e.runRemote(ctx, cl, args[0], adds, proofFiles, asJSON)
+			}
 			n, closeNode, err := e.openNode()
 			if err != nil {
 				return err
@@ -117,17 +125,9 @@ func (e *env) openNode() (*node.Node, func(), error) {
 // owner's own authority, or on the authority the --proof delegations carry)
 // and has the node validate it.
 func (e *env) grant(ctx context.Context, n *node.Node, wf *workflow.Workflow, proofFiles []string) (*node.Grant, error) {
-	var proofs []*ucan.Token
-	for _, f := range proofFiles {
-		b, err := readCapped(f, 1<<20)
-		if err != nil {
-			return nil, fmt.Errorf("--proof: %w", err)
-		}
-		toks, err := ucan.ReadTokens(b, ucan.Limits{})
-		if err != nil {
-			return nil, fmt.Errorf("--proof %s: %w", f, err)
-		}
-		proofs = append(proofs, toks...)
+	proofs, err := readProofs(proofFiles)
+	if err != nil {
+		return nil, err
 	}
 	inv, err := node.SignWorkflow(n.Key(), wf.CID, proofs, "", 0)
 	if err != nil {
@@ -285,4 +285,120 @@ func isTerminal(w io.Writer) bool {
 	}
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// runRemote runs a workflow on a daemon: file modules and --add files are
+// uploaded, the workflow is posted, and receipts are printed as the daemon
+// streams them. With --proof, the invocation is signed with this repo's key
+// and sent as a bearer token.
+func (e *env) runRemote(ctx context.Context, cl *client, path string, adds, proofFiles []string, asJSON bool) error {
+	add := cl.adder()
+	for _, f := range adds {
+		c, err := add(ctx, f)
+		if err != nil {
+			return fmt.Errorf("--add %s: %w", f, err)
+		}
+		if !asJSON {
+			fmt.Fprintf(e.stderr, "added %s as %s\n", f, c)
+		}
+	}
+	raw, err := readCapped(path, maxWorkflowFile)
+	if err != nil {
+		return err
+	}
+	body, err := rewriteFileModules(ctx, raw, filepath.Dir(path), add)
+	if err != nil {
+		return err
+	}
+	token := ""
+	if len(proofFiles) > 0 {
+		wf, err := workflow.Parse(body, workflow.ParseOptions{})
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		repo, err := node.OpenRepo(e.repoPath())
+		if err != nil {
+			return err
+		}
+		proofs, err := readProofs(proofFiles)
+		if err != nil {
+			return err
+		}
+		aud, err := cl.identity(ctx)
+		if err != nil {
+			return err
+		}
+		inv, err := node.SignWorkflow(repo.Key, wf.CID, proofs, aud, 0)
+		if err != nil {
+			return err
+		}
+		if token, err = ucan.EncodeContainer(append([]*ucan.Token{inv}, proofs...)...); err != nil {
+			return err
+		}
+	}
+	failed := 0
+	err = cl.submit(ctx, body, token, func(ev sseEvent) error {
+		switch ev.Name {
+		case "receipt":
+			var je jsonEvent
+			if err := json.Unmarshal(ev.Data, &je); err != nil {
+				return fmt.Errorf("bad receipt event: %w", err)
+			}
+			var out map[string]json.RawMessage
+			json.Unmarshal(je.Out, &out)
+			if _, ok := out["ok"]; !ok {
+				failed++
+			}
+			if asJSON {
+				_, err := fmt.Fprintf(e.stdout, "%s\n", ev.Data)
+				return err
+			}
+			return printRemoteEvent(e.stdout, je)
+		case "error":
+			return fmt.Errorf("daemon: %s", ev.Data)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if failed > 0 {
+		return exitCode(1)
+	}
+	return nil
+}
+
+// printRemoteEvent prints a streamed receipt like printEvent does.
+func printRemoteEvent(w io.Writer, je jsonEvent) error {
+	v, err := spec.DecodeJSON(je.Out, spec.Limits{})
+	if err != nil {
+		return err
+	}
+	r, err := spec.ResultFromIPLD(v)
+	if err != nil {
+		return err
+	}
+	line := fmt.Sprintf("%s\t%s\t%s\t%s", je.Name, je.Task, je.Receipt, describeResult(r))
+	if je.Cached {
+		line += " (cached)"
+	}
+	_, err = fmt.Fprintln(w, line)
+	return err
+}
+
+// readProofs reads delegation files.
+func readProofs(files []string) ([]*ucan.Token, error) {
+	var proofs []*ucan.Token
+	for _, f := range files {
+		b, err := readCapped(f, 1<<20)
+		if err != nil {
+			return nil, fmt.Errorf("--proof: %w", err)
+		}
+		toks, err := ucan.ReadTokens(b, ucan.Limits{})
+		if err != nil {
+			return nil, fmt.Errorf("--proof %s: %w", f, err)
+		}
+		proofs = append(proofs, toks...)
+	}
+	return proofs, nil
 }
