@@ -35,6 +35,7 @@ type Executor struct {
 	once   sync.Once
 
 	runsDone, compiles atomic.Uint64
+	modCfg             wazero.ModuleConfig // anonymous, no start functions
 }
 
 // Counts are an executor's running totals, for metrics and tests.
@@ -77,7 +78,10 @@ func New(cfg Config) (*Executor, error) {
 		return nil, fmt.Errorf("exec: host modules: %w", err)
 	}
 	base, stop := context.WithCancel(context.Background())
-	return &Executor{cfg: cfg, rt: rt, cache: cc, mods: newModCache(cfg.MaxCachedModules), base: base, stop: stop}, nil
+	return &Executor{
+		cfg: cfg, rt: rt, cache: cc, mods: newModCache(cfg.MaxCachedModules), base: base, stop: stop,
+		modCfg: wazero.NewModuleConfig().WithName("").WithStartFunctions(),
+	}, nil
 }
 
 // Close stops the executor: runs in flight are canceled (they return
@@ -295,8 +299,7 @@ func (r *run) call(ctx context.Context, en *entry, abi ABI, st *Stats) (res spec
 			res = spec.Fail(spec.Failf(spec.ErrNameInternal, "executor panic: %v", p))
 		}
 	}()
-	mc := wazero.NewModuleConfig().WithName("").WithStartFunctions().
-		WithStderr(&r.stderr)
+	mc := r.e.modCfg.WithStderr(&r.stderr)
 	var stdout *capWriter
 	if abi == ABIWASI {
 		in, err := encodeStdin(r.req.Params)
