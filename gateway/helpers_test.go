@@ -129,3 +129,14 @@ func eventually(t testing.TB, what string, cond func() bool) {
 	}
 	t.Fatalf("timed out waiting for %s", what)
 }
+
+// probeWriter is a minimal http.ResponseWriter for direct handler calls.
+type probeWriter struct {
+	h    http.Header
+	body strings.Builder
+}
+
+func newProbeWriter() *probeWriter                 { return &probeWriter{h: http.Header{}} }
+func (p *probeWriter) Header() http.Header         { return p.h }
+func (p *probeWriter) Write(b []byte) (int, error) { return p.body.Write(b) }
+func (p *probeWriter) WriteHeader(int)             {}

@@ -32,6 +32,7 @@ type Server struct {
 	prom    http.Handler
 
 	drains   sync.WaitGroup
+	streams  sync.WaitGroup // open SSE streams
 	closing  atomic.Bool
 	done     chan struct{} // closed by stop: SSE streams end, drains go on
 	stopOnce sync.Once
@@ -143,8 +144,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// Close stops the server at once: listeners and connections close and SSE
-// streams end. Workflows keep running in the node; their events are still
+// Close stops the server at once: SSE streams end with an "error" event
+// (given up to a second to write it), then listeners and connections
+// close. Workflows keep running in the node; their events are still
 // drained in the background. Close is idempotent and returns nil.
 func (s *Server) Close() error {
 	s.closing.Store(true)
@@ -152,9 +154,19 @@ func (s *Server) Close() error {
 	return nil
 }
 
+// stop ends SSE streams, gives them up to a second to write their last
+// event, then closes the listener and every connection.
 func (s *Server) stop() {
 	s.stopOnce.Do(func() {
 		close(s.done)
+		ended := make(chan struct{})
+		go func() { s.streams.Wait(); close(ended) }()
+		t := time.NewTimer(time.Second)
+		defer t.Stop()
+		select {
+		case <-ended:
+		case <-t.C:
+		}
 		s.srv.Close()
 	})
 }

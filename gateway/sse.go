@@ -83,6 +83,8 @@ func (sw *sseWriter) write(b []byte) error {
 // "error" when the workflow stopped early. If the client goes away or the
 // server closes, the events are drained in the background instead.
 func (s *Server) stream(w http.ResponseWriter, r *http.Request, e *entry, sub *Submission) {
+	s.streams.Add(1)
+	defer s.streams.Done()
 	rc := http.NewResponseController(w)
 	// The body is read; lift the read deadline so ReadTimeout does not end
 	// the stream (the connection's background read still sees the client
