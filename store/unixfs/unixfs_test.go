@@ -24,6 +24,9 @@ import (
 // vectors is the Homestar fixture folder, beside the repository.
 const vectors = "../../../shared/vectors/homestar"
 
+// errMissing is the error of blocks.get for a CID it does not hold.
+var errMissing = errors.New("not here")
+
 // blocks is an in-memory block map used as the put/get pair of the tests.
 type blocks struct {
 	mu   sync.Mutex
@@ -46,7 +49,7 @@ func (b *blocks) get(_ context.Context, c cid.Cid) ([]byte, error) {
 	b.gets++
 	data, ok := b.m[c]
 	if !ok {
-		return nil, fmt.Errorf("block %s not here", c)
+		return nil, fmt.Errorf("block %s: %w", c, errMissing)
 	}
 	return data, nil
 }
