@@ -34,6 +34,15 @@ func mustParse(t *testing.T, src string) *Workflow {
 	return wf
 }
 
+func parseFile(t *testing.T, path string) *Workflow {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mustParse(t, string(b))
+}
+
 func mustCID(t *testing.T, task invocation.Task) cid.Cid {
 	t.Helper()
 	c, err := task.CID()
@@ -54,14 +63,7 @@ func names(tasks []*Task) []string {
 // Spec: §5.3: a name promise becomes a link promise to the named
 // task's CID before the task CID is taken.
 func TestNativeTaskCIDs(t *testing.T) {
-	b, err := os.ReadFile("testdata/pipeline.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	wf, err := Parse(b, ParseOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	wf := parseFile(t, "testdata/pipeline.json")
 	one := invocation.NewWasm(modCID, "add_one", int64(1))
 	c1 := mustCID(t, one)
 	two := invocation.NewWasm(modCID, "add_one", map[string]any{"await/ok": c1})
@@ -182,14 +184,7 @@ func TestModuleForms(t *testing.T) {
 }
 
 func TestBranchesExample(t *testing.T) {
-	b, err := os.ReadFile("testdata/branches.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	wf, err := Parse(b, ParseOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	wf := parseFile(t, "testdata/branches.json")
 	risky, _ := wf.Task("risky")
 	if string(risky.Task.Nonce) != "run-1" || risky.Task.Pure() {
 		t.Errorf("risky nonce %q", risky.Task.Nonce)
@@ -231,14 +226,7 @@ func TestBranchesExample(t *testing.T) {
 // Spec: §5.4: tasks come out in topological order, file order among
 // tasks free to go.
 func TestDiamondOrder(t *testing.T) {
-	b, err := os.ReadFile("testdata/diamond.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	wf, err := Parse(b, ParseOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	wf := parseFile(t, "testdata/diamond.json")
 	if got := names(wf.Tasks); !slices.Equal(got, []string{"a", "b", "c", "d"}) {
 		t.Errorf("order %v", got)
 	}
@@ -254,14 +242,7 @@ func TestDiamondOrder(t *testing.T) {
 }
 
 func TestCustomCommand(t *testing.T) {
-	b, err := os.ReadFile("testdata/custom-cmd.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	wf, err := Parse(b, ParseOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	wf := parseFile(t, "testdata/custom-cmd.json")
 	echo, _ := wf.Task("echo")
 	src, _ := wf.Task("src")
 	want := invocation.Task{Cmd: "/custom/echo", Args: map[string]any{
