@@ -40,6 +40,11 @@ func TestBuildDefaults(t *testing.T) {
 	if err := n.Verify(); err != nil {
 		t.Error(err)
 	}
+	cause := spec.SumCBOR([]byte("receipt"))
+	c, err := Invoke(bob, alice.DID(), "/wasm/run", nil, WithNow(testNow), WithCause(cause), WithIssuedAt(testNow.Add(-time.Second)))
+	if err != nil || c.Cause == nil || !c.Cause.Equals(cause) || *c.Iat != testNow.Unix()-1 {
+		t.Errorf("cause and iat: %+v %v", c, err)
+	}
 }
 
 // TestBuildOptionErrors: contradictory or misplaced options are refused.

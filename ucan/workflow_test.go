@@ -133,6 +133,18 @@ func TestPolicyExamples(t *testing.T) {
 		{"big ints are exact", `[["<", ".n", 9007199254740993]]`, map[string]any{"n": int64(9007199254740992)}, true},
 		{"big int vs float", `[["==", ".n", 9007199254740992.0]]`, map[string]any{"n": int64(9007199254740993)}, false},
 		{"empty policy", `[]`, nil, true},
+		{"bytes", `[["==", ".b", {"/": {"bytes": "AQI"}}]]`, map[string]any{"b": []byte{1, 2}}, true},
+		{"bytes differ", `[["==", ".b", {"/": {"bytes": "AQM"}}]]`, map[string]any{"b": []byte{1, 2}}, false},
+		{"bool", `[["==", ".ok", true], ["!=", ".ok", 1]]`, map[string]any{"ok": true}, true},
+		{"map equality", `[["==", ".", {"a": [1, {"b": null}]}]]`, map[string]any{"a": []any{1.0, map[string]any{"b": nil}}}, true},
+		{"map extra key", `[["==", ".", {"a": 1}]]`, map[string]any{"a": int64(1), "x": int64(2)}, false},
+		{"list length", `[["==", ".l", [1, 2]]]`, map[string]any{"l": []any{int64(1)}}, false},
+		{"compare non-number", `[[">", ".s", 1]]`, map[string]any{"s": "2"}, false},
+		{"like non-string", `[["like", ".n", "*"]]`, map[string]any{"n": int64(2)}, false},
+		{"any over a scalar", `[["any", ".n", ["==", ".", 2]]]`, map[string]any{"n": int64(2)}, false},
+		{"float fraction vs int", `[["<", ".f", 3]]`, map[string]any{"f": 2.5}, true},
+		{"negative float vs int", `[[">", ".f", -3]]`, map[string]any{"f": -2.5}, true},
+		{"huge float vs int", `[[">", ".f", 9223372036854775807]]`, map[string]any{"f": 1e19}, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
