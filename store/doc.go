@@ -1,4 +1,66 @@
-// Package store is the node's persistent state on badger/v4: blobs by CID,
-// receipts by receipt CID, the memo index from task CID to receipt CID,
-// workflows, delegations, revocations and seen invocations.
+// Package store is the node's persistent state on badger/v4: blocks by CID
+// (UnixFS files as ipfs imports them, see store/unixfs), receipts by receipt
+// CID, the memo index from task CID to receipt, workflows, delegations,
+// revocations and seen invocations.
+//
+// # Opening
+//
+// One Store owns one directory. Open takes an flock on dir/repo.lock (then
+// badger takes its own), so a second Open, from another process or from this
+// one, fails with an error wrapping ErrLocked that reads "repo locked by
+// another process". The kernel drops the lock when the process dies, so a
+// crashed node's repo opens again at once; badger replays its logs and needs
+// no repair. Close is idempotent and waits for the calls in flight; every
+// call after it returns ErrClosed.
+//
+//	s, err := store.Open(filepath.Join(repo, "store"), store.Options{})
+//	if err != nil { ... }
+//	defer s.Close()
+//	if err := s.PutReceipt(ctx, taskCID, rcptCID, signed); err != nil { ... }
+//	rcpt, b, err := s.ReceiptForTask(ctx, taskCID) // memo lookup
+//
+// # Durability
+//
+// Every write is committed to badger before its method returns: it is then
+// visible to readers and survives the process being killed (kill -9), as
+// badger's logs are memory-mapped files whose pages the kernel keeps. A
+// write is durable (survives power loss) once synced. These methods return
+// only after their write is synced:
+//
+//   - PutReceipt, Revoke, AddFile, Sync (which syncs every earlier write).
+//
+// These do not wait for a sync; their writes become durable with the next
+// synced write of any kind, or Close:
+//
+//   - PutReceiptNoSync, PutBlock, PutWorkflow, PutDelegation, SeeInvocation.
+//
+// Syncs are group commits. Concurrent receipt writes are gathered by one
+// committer goroutine into a single badger transaction, and one syncer
+// goroutine runs db.Sync for every write committed before it started, so
+// concurrent durable writers share one fsync; the next batch commits while
+// the previous one syncs. After each db.Sync the syncer also fsyncs log
+// files badger rotated away from, which db.Sync does not cover. A failed
+// fsync is sticky (ErrSyncFailed): the store refuses durable writes from
+// then on, since the kernel may have dropped the unsynced pages.
+//
+// A method that returns an error may still have written (for instance when
+// ctx ends while it waits for the sync); it never reports a write it has
+// not made.
+//
+// # Keys
+//
+// Every key is a two-byte prefix and a binary CID:
+//
+//	b/<cid>            block bytes (verified against the CID on PutBlock)
+//	r/<receipt cid>    signed receipt bytes
+//	t/<task cid>       receipt CID ‖ receipt bytes: the memo index, one read
+//	w/<workflow cid>   8-byte added time (ns, big-endian) ‖ workflow bytes
+//	W/<time><cid>      empty: the recent-workflows index, newest last
+//	d/<cid>            delegation token bytes
+//	x/<cid>            revocation: 8-byte revocation time (s)
+//	i/<cid>            seen invocation, empty, badger TTL until its exp
+//
+// Values larger than Options.ValueThreshold (4 KiB) live in badger's value
+// log, the rest in the LSM tree: receipts stay in the tree, blob chunks go
+// to the log.
 package store

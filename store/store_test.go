@@ -381,8 +381,8 @@ func TestGroupCommit(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got := s.sync.syncs.Load(); got != 1 {
-		t.Errorf("%d fsyncs for %d concurrent receipts, want 1", got, n)
+	if st := s.Stats(); st.Syncs != 1 || st.ReceiptsCommitted != n {
+		t.Errorf("Stats = %+v for %d concurrent receipts, want 1 sync", st, n)
 	}
 }
 
