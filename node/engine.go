@@ -174,6 +174,11 @@ func (n *Node) step(ctx context.Context, st workflow.Step, inv *Grant, onStart f
 		if err != nil {
 			return Event{}, err
 		}
+		if hit == nil {
+			if hit, err = n.fromNetwork(ctx, t.CID); err != nil {
+				return Event{}, err
+			}
+		}
 		if hit != nil {
 			hit.Name = t.Name
 			n.metrics.MemoHits.Inc()
@@ -287,6 +292,9 @@ func (n *Node) finishTask(ctx context.Context, ev Event, g *Grant, out spec.Resu
 		return Event{}, fmt.Errorf("node: store receipt of %s: %w", ev.Name, err)
 	}
 	n.metrics.ReceiptsStored.Inc()
+	if out.IsOk() && stats != nil && !stats.Impure {
+		n.provide(ev.Task)
+	}
 	ev.Receipt, ev.Out, ev.Bytes = rc, out, b
 	return ev, nil
 }
@@ -367,13 +375,20 @@ func (n *Node) AddBlob(ctx context.Context, r io.Reader) (cid.Cid, uint64, error
 		return cid.Undef, 0, err
 	}
 	defer n.leave()
-	return n.store.AddFile(ctx, r)
+	c, size, err := n.store.AddFile(ctx, r)
+	if err == nil {
+		n.provideBlob(ctx, c)
+	}
+	return c, size, err
 }
 
 // Blob returns the bytes of a blob: a raw block, or a UnixFS file
 // reassembled and verified block by block, up to max bytes.
 func (n *Node) Blob(ctx context.Context, c cid.Cid, max int64) ([]byte, error) {
 	b, err := n.store.Cat(ctx, c, max)
+	if errors.Is(err, store.ErrNotFound) && n.net != nil {
+		b, err = n.netBlob(ctx, c, max)
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, fmt.Errorf("%w: blob %s", ErrNotFound, c)
 	}

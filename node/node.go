@@ -11,8 +11,10 @@ import (
 	"sync/atomic"
 
 	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/ipvm-go/ipvm/node/exec"
+	"github.com/ipvm-go/ipvm/node/p2p"
 	"github.com/ipvm-go/ipvm/store"
 	"github.com/ipvm-go/ipvm/ucan"
 )
@@ -32,6 +34,9 @@ type Options struct {
 	// Meter meters fuel. Nil means DefaultMeter (deterministic fuel from
 	// package fuel); NoFuel turns metering off.
 	Meter exec.Meter
+	// Network starts the libp2p host (the daemon does; the embedded CLI
+	// does not). Nil: no network.
+	Network *NetworkOptions
 	// NoFuel runs without fuel metering: runaway guests are stopped by
 	// wall time only. For benchmarks of the unmetered path.
 	NoFuel bool
@@ -50,6 +55,7 @@ type Node struct {
 	log    *slog.Logger
 	store  *store.Store
 	exec   *exec.Executor
+	net    *p2p.Host // nil without a network
 	noMemo bool
 
 	// workers bounds the tasks executing at once (CPU work only: a task
@@ -121,8 +127,18 @@ func Open(repo *Repo, opts Options) (*Node, error) {
 		return nil, fmt.Errorf("node: executor: %w", err)
 	}
 	n.exec = ex
+	if opts.Network != nil && !cfg.Network.Disabled {
+		if err := n.startNetwork(context.Background(), *opts.Network); err != nil {
+			ex.Close()
+			st.Close()
+			return nil, err
+		}
+	}
 	return n, nil
 }
+
+// peerID parses a peer ID from the config.
+func peerID(s string) (peer.ID, error) { return peer.Decode(s) }
 
 // pages converts a byte cap into 64 KiB Wasm pages, at most 65536.
 func pages(b int64) uint32 {
@@ -179,7 +195,11 @@ func (n *Node) Close() error {
 		n.mu.Unlock()
 		close(n.done)
 		n.running.Wait()
-		err = errors.Join(n.exec.Close(), n.store.Close())
+		var netErr error
+		if n.net != nil {
+			netErr = n.net.Close()
+		}
+		err = errors.Join(netErr, n.exec.Close(), n.store.Close())
 	})
 	return err
 }
