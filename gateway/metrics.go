@@ -4,26 +4,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Metrics are the Prometheus collectors served on GET /metrics. The
-// gateway updates HTTPRequests, HTTPDuration and WorkflowsInFlight; the
-// node updates the rest. All are safe for concurrent use.
+// Metrics are the gateway's own Prometheus collectors: HTTP requests and
+// workflows in flight. The node registers its collectors (tasks run, memo
+// hits and misses, task duration, fuel, memory, receipts stored) in the same
+// Registry, so GET /metrics serves both. All are safe for concurrent use.
 type Metrics struct {
-	// TasksRun counts tasks executed (not memo hits), by outcome
-	// label "result" = "ok" | "err".
-	TasksRun *prometheus.CounterVec
-	// MemoHits and MemoMisses count memo table lookups before running a
-	// task (a hit from the local store or the network).
-	MemoHits   prometheus.Counter
-	MemoMisses prometheus.Counter
-	// TaskDuration observes the wall time of executed tasks, in seconds.
-	TaskDuration prometheus.Histogram
-	// FuelUsed counts fuel spent by executed tasks.
-	FuelUsed prometheus.Counter
-	// MemoryUsed observes the peak guest memory of executed tasks, bytes.
-	MemoryUsed prometheus.Histogram
-	// ReceiptsStored counts receipts written to the store.
-	ReceiptsStored prometheus.Counter
-
 	// HTTPRequests counts responses by "code" and "path" (the route
 	// pattern, e.g. "GET /v1/receipts/{cid}", or "unmatched").
 	HTTPRequests *prometheus.CounterVec
@@ -39,29 +24,6 @@ type Metrics struct {
 // when reg already holds collectors of the same names.
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m := &Metrics{
-		TasksRun: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "ipvm_tasks_run_total", Help: "Tasks executed (memo misses that ran), by result.",
-		}, []string{"result"}),
-		MemoHits: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "ipvm_memo_hits_total", Help: "Tasks answered from the memo table.",
-		}),
-		MemoMisses: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "ipvm_memo_misses_total", Help: "Tasks not found in the memo table.",
-		}),
-		TaskDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "ipvm_task_duration_seconds", Help: "Wall time of executed tasks.",
-			Buckets: prometheus.ExponentialBuckets(10e-6, 4, 12),
-		}),
-		FuelUsed: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "ipvm_fuel_used_total", Help: "Fuel spent by executed tasks.",
-		}),
-		MemoryUsed: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "ipvm_task_memory_bytes", Help: "Peak guest memory of executed tasks.",
-			Buckets: prometheus.ExponentialBuckets(64<<10, 4, 9),
-		}),
-		ReceiptsStored: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "ipvm_receipts_stored_total", Help: "Receipts written to the store.",
-		}),
 		HTTPRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ipvm_http_requests_total", Help: "HTTP responses by status code and route.",
 		}, []string{"code", "path"}),
@@ -73,8 +35,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "ipvm_workflows_in_flight", Help: "Workflows submitted through the gateway and not finished.",
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.TasksRun, m.MemoHits, m.MemoMisses, m.TaskDuration,
-		m.FuelUsed, m.MemoryUsed, m.ReceiptsStored, m.HTTPRequests, m.HTTPDuration, m.WorkflowsInFlight} {
+	for _, c := range []prometheus.Collector{m.HTTPRequests, m.HTTPDuration, m.WorkflowsInFlight} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

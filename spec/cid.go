@@ -10,7 +10,7 @@ import (
 
 // Multicodec codes used by ipvm.
 const (
-	CodecRaw     = cid.Raw     // 0x55: raw bytes
+	CodecRaw     = cid.Raw // 0x55: raw bytes
 	CodecDagPB   = cid.DagProtobuf
 	CodecDagCBOR = cid.DagCBOR // 0x71: every native ipvm object
 	CodecDagJSON = cid.DagJSON
