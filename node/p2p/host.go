@@ -143,10 +143,10 @@ func New(ctx context.Context, c Config) (*Host, error) {
 	}
 
 	if cfg.Receipts != nil {
-		n.HandleRequest(ProtocolReceipt, n.serveReceipt)
+		n.HandleRequest(ProtocolReceipt, 0, n.serveReceipt)
 	}
 	if cfg.Blocks != nil {
-		n.HandleRequest(ProtocolBlock, n.serveBlock)
+		n.HandleRequest(ProtocolBlock, 0, n.serveBlock)
 	}
 	n.startProviders()
 

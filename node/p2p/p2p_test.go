@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ipfs/go-cid"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ipvm-go/ipvm/node/p2p"
 	"github.com/ipvm-go/ipvm/node/p2p/p2ptest"
@@ -46,6 +47,13 @@ func TestReceiptOverDHT(t *testing.T) {
 	}
 	if out := as.Traffic[p2p.ProtocolReceipt].Out; out != es.Traffic[p2p.ProtocolReceipt].In {
 		t.Fatalf("server wrote %d bytes, fetcher read %d", out, es.Traffic[p2p.ProtocolReceipt].In)
+	}
+
+	// The Prometheus collector reports the same counters.
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(e.Collector())
+	if got := gathered(t, reg, "ipvm_p2p_receipts_total", "result", "fetched"); got != 1 {
+		t.Fatalf("ipvm_p2p_receipts_total{result=fetched} = %v, want 1", got)
 	}
 
 	// A task nobody provides: not found within the bounded wait.
@@ -307,4 +315,27 @@ func TestBlockList(t *testing.T) {
 	if _, err := good.Request(ctx, bad.ID(), p2p.ProtocolReceipt, taskCID(t, "x").Bytes(), 1024); !errors.Is(err, p2p.ErrBlocked) {
 		t.Fatalf("request to a blocked peer: %v", err)
 	}
+}
+
+// gathered returns the value of the metric name with label k=v.
+func gathered(t *testing.T, reg *prometheus.Registry, name, k, v string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == k && l.GetValue() == v {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	t.Fatalf("metric %s{%s=%q} not found", name, k, v)
+	return 0
 }

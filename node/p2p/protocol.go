@@ -25,16 +25,20 @@ type inbound struct {
 }
 
 // HandleRequest serves proto with ipvm's request/response framing: one
-// request frame of at most Config.MaxRequestSize bytes, then one response
-// frame (a status byte and the answer), under Config.StreamTimeout and the
-// inbound stream bounds. A peer that sends an oversized, malformed or slow
-// frame is reset, penalised and disconnected. Offer and invoke protocols
-// can be registered through it too.
-func (n *Host) HandleRequest(proto protocol.ID, fn RequestHandler) {
-	n.h.SetStreamHandler(proto, func(s network.Stream) { n.serve(proto, s, fn) })
+// request frame of at most maxRequest bytes (0: Config.MaxRequestSize),
+// then one response frame (a status byte and the answer), under
+// Config.StreamTimeout and the inbound stream bounds. A peer that sends an
+// oversized, malformed or slow frame is reset, penalised and disconnected;
+// so is one whose request fn rejects with an error wrapping ErrBadFrame.
+// Offer and invoke protocols can be registered through it too.
+func (n *Host) HandleRequest(proto protocol.ID, maxRequest int, fn RequestHandler) {
+	if maxRequest <= 0 {
+		maxRequest = n.cfg.MaxRequestSize
+	}
+	n.h.SetStreamHandler(proto, func(s network.Stream) { n.serve(proto, maxRequest, s, fn) })
 }
 
-func (n *Host) serve(proto protocol.ID, s network.Stream, fn RequestHandler) {
+func (n *Host) serve(proto protocol.ID, maxRequest int, s network.Stream, fn RequestHandler) {
 	from := s.Conn().RemotePeer()
 	if n.scores.refused(from) || !n.acquire(proto, from) {
 		n.stats.streamsRefused.Add(1)
@@ -44,7 +48,7 @@ func (n *Host) serve(proto protocol.ID, s network.Stream, fn RequestHandler) {
 	defer n.release(proto, from)
 	_ = s.SetDeadline(time.Now().Add(n.cfg.StreamTimeout))
 	cs := countedStream{Stream: s, t: n.stats.protocol(proto)}
-	req, err := readFrame(cs, n.cfg.MaxRequestSize)
+	req, err := readFrame(cs, maxRequest)
 	if err != nil {
 		n.junk(from, proto, "request", err)
 		_ = s.Reset()
