@@ -18,9 +18,9 @@ type Config struct {
 	// serves, so the node can register its own collectors in it too.
 	// Default: a new registry.
 	Registry *prometheus.Registry
-	// Metrics are the collectors the gateway updates (HTTP requests) and
-	// the node updates (tasks, memo, fuel...). When set, they must have
-	// been made by NewMetrics with Registry. Default: NewMetrics(Registry).
+	// Metrics are the gateway's own collectors (HTTP requests, workflows
+	// in flight). When set, they must have been made by NewMetrics with
+	// Registry. Default: NewMetrics(Registry).
 	Metrics *Metrics
 
 	// Logger receives request failures and recovered panics. Default:
