@@ -10,6 +10,7 @@ import (
 	record "github.com/libp2p/go-libp2p-record"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -167,6 +168,11 @@ func (c *Config) validate() error {
 		return fmt.Errorf("%w: negative duration", ErrConfig)
 	case c.ScoreThreshold > 0:
 		return fmt.Errorf("%w: ScoreThreshold %d must be negative", ErrConfig, c.ScoreThreshold)
+	}
+	for _, a := range c.Listen {
+		if _, err := ma.NewMultiaddr(a); err != nil {
+			return fmt.Errorf("%w: listen %q: %v", ErrConfig, a, err)
+		}
 	}
 	return nil
 }

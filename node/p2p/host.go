@@ -99,6 +99,7 @@ func New(ctx context.Context, c Config) (*Host, error) {
 	cm, err := connmgr.NewConnManager(cfg.ConnLow, cfg.ConnHigh, connmgr.WithGracePeriod(20*time.Second))
 	if err != nil {
 		n.cancel()
+		_ = rm.Close()
 		return nil, fmt.Errorf("p2p: connection manager: %w", err)
 	}
 	opts := []libp2p.Option{
@@ -123,6 +124,8 @@ func New(ctx context.Context, c Config) (*Host, error) {
 	n.h, err = libp2p.New(opts...)
 	if err != nil {
 		n.cancel()
+		_ = cm.Close()
+		_ = rm.Close()
 		return nil, fmt.Errorf("p2p: libp2p host: %w", err)
 	}
 

@@ -24,10 +24,14 @@ func TestConfigValidation(t *testing.T) {
 		{"positive threshold", p2p.Config{ScoreThreshold: 5}},
 		{"bootstrap without /p2p", p2p.Config{Bootstrap: []string{"/ip4/127.0.0.1/tcp/4001"}}},
 		{"bootstrap garbage", p2p.Config{Bootstrap: []string{"not an address"}}},
+		{"listen garbage", p2p.Config{Listen: []string{"/ip4/nope/tcp/0"}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			tc.cfg.Listen, tc.cfg.DisableMDNS = loopback, true
+			if tc.cfg.Listen == nil {
+				tc.cfg.Listen = loopback
+			}
+			tc.cfg.DisableMDNS = true
 			h, err := p2p.New(context.Background(), tc.cfg)
 			if !errors.Is(err, p2p.ErrConfig) {
 				if h != nil {
