@@ -36,7 +36,7 @@ func startCluster(t *testing.T, k int) []*Node {
 		t.Cleanup(func() { n.Close() })
 		if i == 0 {
 			for _, a := range n.Network().Addrs() {
-				boot = append(boot, fmt.Sprintf("%s/p2p/%s", a, n.Network().ID()))
+				boot = append(boot, a.String())
 			}
 		}
 		nodes = append(nodes, n)

@@ -53,6 +53,7 @@ The repo (identity, config, store) is $IPVM_PATH or ~/.ipvm, created on first us
 		newReceiptCmd(e),
 		newUcanCmd(e),
 		newDaemonCmd(e),
+		newPeersCmd(e),
 	)
 	return root
 }

@@ -342,8 +342,27 @@ func (a *api) Identity() gateway.Identity {
 	if pid, err := a.n.Repo().PeerID(); err == nil {
 		id.PeerID = pid.String()
 	}
+	if h := a.n.Network(); h != nil {
+		for _, ad := range h.Addrs() {
+			id.Addrs = append(id.Addrs, ad.String())
+		}
+	}
 	return id
 }
 
 // Peers implements gateway.Node.
-func (a *api) Peers(ctx context.Context) ([]gateway.PeerInfo, error) { return nil, nil }
+func (a *api) Peers(ctx context.Context) ([]gateway.PeerInfo, error) {
+	h := a.n.Network()
+	if h == nil {
+		return []gateway.PeerInfo{}, nil
+	}
+	out := []gateway.PeerInfo{}
+	for _, p := range h.Peers() {
+		pi := gateway.PeerInfo{ID: p.ID.String(), DID: p.DID}
+		for _, ad := range p.Addrs {
+			pi.Addrs = append(pi.Addrs, ad.String())
+		}
+		out = append(out, pi)
+	}
+	return out, nil
+}
