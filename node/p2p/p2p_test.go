@@ -220,6 +220,29 @@ func TestBlocks(t *testing.T) {
 	if err != nil || !bytes.Equal(out, file) {
 		t.Fatalf("Cat over the network: %d bytes, %v", len(out), err)
 	}
+
+	// FetchDAG brings the whole DAG to a node that has none of it, in
+	// parallel from the root's providers; the file then reads locally.
+	d := nodes[0]
+	st, err := d.FetchDAG(ctx, root, d.blocks.GetBlock, d.blocks.Put, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Fetched != len(cids) || st.Blocks != len(cids) || d.Stats().BlocksFetched != uint64(len(cids)) {
+		t.Fatalf("FetchDAG %+v, stats %+v; want %d blocks fetched", st, d.Stats(), len(cids))
+	}
+	out, err = unixfs.Cat(ctx, root, d.blocks.GetBlock, 1<<20)
+	if err != nil || !bytes.Equal(out, file) {
+		t.Fatalf("Cat after FetchDAG: %d bytes, %v", len(out), err)
+	}
+	// A second FetchDAG finds everything local.
+	if st, err := d.FetchDAG(ctx, root, d.blocks.GetBlock, d.blocks.Put, 1<<20); err != nil || st.Fetched != 0 {
+		t.Fatalf("second FetchDAG %+v, %v", st, err)
+	}
+	// The byte cap stops a DAG larger than the caller accepts.
+	if _, err := forger.FetchDAG(ctx, root, forger.blocks.GetBlock, forger.blocks.Put, 100<<10); !errors.Is(err, p2p.ErrDAGTooLarge) {
+		t.Fatalf("capped FetchDAG: %v", err)
+	}
 }
 
 // TestHostilePeers: a bare libp2p peer sends an oversized request frame, a
