@@ -103,13 +103,13 @@ func BenchmarkPostMemoized(b *testing.B) {
 	// on both sides alike; reports both rates and their ratio.
 	b.Run("ratio", func(b *testing.B) {
 		const rounds = 10
-		per := max(int64(b.N)/rounds, 64)
-		var p, g loadtest.Result
-		for range rounds {
-			r := run(b, plainURL, per)
-			p.Requests, p.Elapsed = p.Requests+r.Requests, p.Elapsed+r.Elapsed
-			r = run(b, gatewayURL, per)
-			g.Requests, g.Elapsed = g.Requests+r.Requests, g.Elapsed+r.Elapsed
+		body := []byte(wf3)
+		p, g, err := loadtest.Compare(context.Background(),
+			loadtest.Config{URL: plainURL, Body: body, Want: http.StatusAccepted},
+			loadtest.Config{URL: gatewayURL, Body: body, Want: http.StatusAccepted},
+			loadtest.Config{Clients: 64, Requests: max(int64(b.N)/rounds, 64)}, rounds)
+		if err != nil {
+			b.Fatal(err)
 		}
 		b.ReportMetric(p.PerSecond(), "plain-req/s")
 		b.ReportMetric(g.PerSecond(), "gateway-req/s")

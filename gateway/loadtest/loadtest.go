@@ -137,3 +137,32 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	res := Result{Requests: done.Load(), Elapsed: time.Since(start)}
 	return res, firstErr
 }
+
+// Compare measures two endpoints side by side: rounds alternating runs of
+// a then b, each of per.Requests requests (or per.Duration), summed. Load
+// from elsewhere on the machine then falls on both alike, so the ratio
+// b.PerSecond()/a.PerSecond() is steadier than two separate runs.
+// a and b give URL, Method, Body, Header and Want; per gives Clients,
+// Requests and Duration for every run. rounds defaults to 10.
+func Compare(ctx context.Context, a, b Config, per Config, rounds int) (Result, Result, error) {
+	if rounds <= 0 {
+		rounds = 10
+	}
+	var ra, rb Result
+	for range rounds {
+		for _, side := range []struct {
+			cfg Config
+			sum *Result
+		}{{a, &ra}, {b, &rb}} {
+			cfg := side.cfg
+			cfg.Clients, cfg.Requests, cfg.Duration = per.Clients, per.Requests, per.Duration
+			r, err := Run(ctx, cfg)
+			if err != nil {
+				return ra, rb, err
+			}
+			side.sum.Requests += r.Requests
+			side.sum.Elapsed += r.Elapsed
+		}
+	}
+	return ra, rb, nil
+}

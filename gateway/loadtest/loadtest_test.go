@@ -40,3 +40,20 @@ func TestRun(t *testing.T) {
 		t.Error("empty result rate")
 	}
 }
+
+func TestCompare(t *testing.T) {
+	var hits [2]atomic.Int64
+	mk := func(i int) *httptest.Server {
+		return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits[i].Add(1) }))
+	}
+	a, b := mk(0), mk(1)
+	defer a.Close()
+	defer b.Close()
+	ra, rb, err := Compare(context.Background(), Config{URL: a.URL}, Config{URL: b.URL}, Config{Clients: 4, Requests: 50}, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ra.Requests != 150 || rb.Requests != 150 || hits[0].Load() != 150 || hits[1].Load() != 150 {
+		t.Errorf("a %+v b %+v hits %d %d", ra, rb, hits[0].Load(), hits[1].Load())
+	}
+}
