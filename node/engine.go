@@ -107,7 +107,11 @@ func (n *Node) Run(ctx context.Context, wf *workflow.Workflow, opts RunOptions) 
 			return
 		}
 		events[r.ev.Name] = r.ev
-		if err := s.Done(r.ev.Name, r.ev.Out); err != nil && firstErr == nil {
+		fed := r.ev.Out
+		if n.faults.MisresolvePromises {
+			fed = spec.OK(int64(0))
+		}
+		if err := s.Done(r.ev.Name, fed); err != nil && firstErr == nil {
 			firstErr = err
 		}
 		if opts.OnEvent != nil {

@@ -37,12 +37,24 @@ type Options struct {
 	// Network starts the libp2p host (the daemon does; the embedded CLI
 	// does not). Nil: no network.
 	Network *NetworkOptions
+	// Faults breaks the node on purpose, for the conformance suite's own
+	// test (a suite must fail against a broken node). Zero: a correct node.
+	Faults Faults
 	// NoFuel runs without fuel metering: runaway guests are stopped by
 	// wall time only. For benchmarks of the unmetered path.
 	NoFuel bool
 	// NoMemo turns memoization off: every task runs, even when a receipt
 	// for it is stored. For tests and benchmarks of the executor path.
 	NoMemo bool
+}
+
+// Faults are deliberate defects. Never set them outside tests.
+type Faults struct {
+	// BadSignatures corrupts every receipt's signature.
+	BadSignatures bool
+	// MisresolvePromises feeds every task's result to its dependents as
+	// {ok: 0}, whatever it was.
+	MisresolvePromises bool
 }
 
 // Node is an ipvm node: the store, the executor and the workflow engine of
@@ -57,6 +69,7 @@ type Node struct {
 	exec   *exec.Executor
 	net    *p2p.Host // nil without a network
 	noMemo bool
+	faults Faults
 
 	// workers bounds the tasks executing at once (CPU work only: a task
 	// waiting for its receipt to be synced does not hold a worker).
@@ -94,6 +107,7 @@ func Open(repo *Repo, opts Options) (*Node, error) {
 		log:     log,
 		store:   st,
 		noMemo:  opts.NoMemo,
+		faults:  opts.Faults,
 		done:    make(chan struct{}),
 		metrics: newMetrics(),
 	}

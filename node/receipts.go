@@ -25,6 +25,11 @@ func (n *Node) issue(task, inv cid.Cid, out spec.Result, meta map[string]any) (c
 	if err != nil {
 		return cid.Undef, nil, fmt.Errorf("node: sign receipt: %w", err)
 	}
+	if n.faults.BadSignatures {
+		b := append([]byte(nil), s.Bytes()...)
+		b[10] ^= 0xff // inside the signature
+		return spec.SumCBOR(b), b, nil
+	}
 	return s.CID(), s.Bytes(), nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
@@ -73,6 +74,9 @@ func BenchmarkTinyTask(b *testing.B) {
 			ex := newExec(b, tc.cfg)
 			req := exec.Request{Module: mod, Function: "add_one", Params: []any{int64(1)}}
 			ctx := context.Background()
+			if err := ex.Compile(ctx, mod); err != nil {
+				b.Fatal(err)
+			}
 			b.ReportAllocs()
 			for b.Loop() {
 				res, _, err := ex.Run(ctx, req)
@@ -108,6 +112,9 @@ func BenchmarkGoModule(b *testing.B) {
 			ex := newExec(b, tc.cfg)
 			req := exec.Request{Module: mod, Function: "words", Params: []any{"the quick brown fox"}}
 			ctx := context.Background()
+			if err := ex.Compile(ctx, mod); err != nil {
+				b.Fatal(err)
+			}
 			b.ReportAllocs()
 			for b.Loop() {
 				res, _, err := ex.Run(ctx, req)
@@ -117,4 +124,35 @@ func BenchmarkGoModule(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkTinyTaskPaired alternates the raw floor and Executor.Run in the
+// same loop and reports each one's mean and their ratio, so that load from
+// other processes hits both alike.
+func BenchmarkTinyTaskPaired(b *testing.B) {
+	raw := rawFloor(b, "../../examples/hello.wasm", nil, "add_one", 1)
+	blobs := &mapBlobs{}
+	mod := blobs.addFile(b, "../../examples/hello.wasm")
+	ex := newExec(b, exec.Config{Blobs: blobs})
+	ctx := context.Background()
+	if err := ex.Compile(ctx, mod); err != nil {
+		b.Fatal(err)
+	}
+	req := exec.Request{Module: mod, Function: "add_one", Params: []any{int64(1)}}
+	var rawT, exT time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		raw()
+		t1 := time.Now()
+		if res, _, err := ex.Run(ctx, req); err != nil || res.Err != nil {
+			b.Fatal(err, res.Err)
+		}
+		t2 := time.Now()
+		rawT += t1.Sub(t0)
+		exT += t2.Sub(t1)
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(rawT.Nanoseconds())/n, "raw-ns/task")
+	b.ReportMetric(float64(exT.Nanoseconds())/n, "exec-ns/task")
+	b.ReportMetric(float64(exT)/float64(rawT), "exec/raw")
 }
