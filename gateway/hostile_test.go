@@ -155,16 +155,7 @@ func slowDrip(t *testing.T, addr string) (r struct {
 			}
 		}
 	}()
-	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		t.Fatalf("reading answer to slow drip: %v", err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	r.code = resp.StatusCode
-	r.name = decode[errorBody](t, b).Name
-	return r
+	return readAnswer(t, conn)
 }
 
 // bigBody sends a 100 MB workflow body on a raw connection while reading
@@ -201,10 +192,20 @@ func bigBody(t *testing.T, addr, mode string) (r struct {
 			}
 		}()
 	}
+	return readAnswer(t, conn)
+}
+
+// readAnswer reads one HTTP answer from conn and returns its status and
+// error name.
+func readAnswer(t *testing.T, conn net.Conn) (r struct {
+	code int
+	name string
+}) {
+	t.Helper()
 	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
-		t.Fatalf("reading answer to a big body: %v", err)
+		t.Fatalf("reading the answer: %v", err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
