@@ -23,11 +23,18 @@ type HomestarInstruction struct {
 	Input map[string]any
 	// Nnc is the nonce, "" for pure work.
 	Nnc string
+	// NncBytes, when non-nil, is a nonce Homestar wrote as bytes
+	// ({"/": {"bytes": …}}); it replaces Nnc in the wire form.
+	NncBytes []byte
 }
 
 // IPLD returns the instruction's wire form.
 func (h *HomestarInstruction) IPLD() any {
-	return map[string]any{"rsc": h.Rsc, "op": h.Op, "input": h.Input, "nnc": h.Nnc}
+	var nnc any = h.Nnc
+	if h.NncBytes != nil {
+		nnc = h.NncBytes
+	}
+	return map[string]any{"rsc": h.Rsc, "op": h.Op, "input": h.Input, "nnc": nnc}
 }
 
 // Encode returns the canonical DAG-CBOR of the instruction.

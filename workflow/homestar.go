@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/ipfs/go-cid"
-	mh "github.com/multiformats/go-multihash"
 
 	"github.com/ipvm-go/ipvm/invocation"
 	"github.com/ipvm-go/ipvm/spec"
@@ -147,13 +145,9 @@ func (p *parser) homestarTask(i int, raw any) (*ptask, error) {
 		}
 		return nil, conv.fail(at.field("nnc"), ErrWrongType, "nnc is a string or bytes, got %s", rawKind(run["nnc"]))
 	}
+	h.NncBytes = nncBytes
 	t.Task.Homestar = h
-	t.bytesNnc = nncBytes != nil
-	if nncBytes == nil {
-		t.CID, err = h.CID()
-	} else {
-		t.CID, err = homestarBytesNonceCID(h, nncBytes)
-	}
+	t.CID, err = h.CID()
 	if err != nil {
 		return nil, conv.fail(nil, ErrWrongType, "instruction CID: %v", err)
 	}
@@ -177,21 +171,6 @@ func (p *parser) homestarTask(i int, raw any) (*ptask, error) {
 		}
 	}
 	return &ptask{t: t, promises: conv.promises}, nil
-}
-
-// homestarBytesNonceCID is the instruction CID when nnc is bytes (Homestar
-// writes {"/": {"bytes": …}} nonces), which invocation.HomestarInstruction,
-// whose Nnc is a string, cannot yet express.
-func homestarBytesNonceCID(h *invocation.HomestarInstruction, nnc []byte) (cid.Cid, error) {
-	b, err := spec.EncodeCBOR(map[string]any{"rsc": h.Rsc, "op": h.Op, "input": h.Input, "nnc": nnc})
-	if err != nil {
-		return cid.Undef, err
-	}
-	sum, err := mh.Sum(b, mh.SHA3_256, -1)
-	if err != nil {
-		return cid.Undef, err
-	}
-	return cid.NewCidV1(cid.DagCBOR, sum), nil
 }
 
 // describe shows a raw scalar for a message.

@@ -364,7 +364,7 @@ func TestHomestarVectors(t *testing.T) {
 }
 
 func bytesNonce(task *Task) ([]byte, bool) {
-	return task.Task.Nonce, task.bytesNnc
+	return task.Task.Nonce, task.Task.Homestar != nil && task.Task.Homestar.NncBytes != nil
 }
 
 // promiseLinks lists the task CIDs linked by promises in v.

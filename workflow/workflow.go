@@ -64,11 +64,6 @@ type Task struct {
 	// this workflow (earlier work, to look up in a receipt store), each
 	// once, in the order they first appear.
 	External []cid.Cid
-
-	// bytesNnc marks a Homestar task whose nnc is bytes: CID is then not
-	// Task.CID(), as invocation.HomestarInstruction carries only string
-	// nonces (see homestarBytesNonceCID).
-	bytesNnc bool
 }
 
 // Task returns the task of the given name.
