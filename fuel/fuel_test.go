@@ -37,8 +37,8 @@ func TestCorpusEquivalence(t *testing.T) {
 			if err != nil {
 				t.Fatalf("instrument: %v", err)
 			}
-			orig := v.compile(t, e.name, b)
-			inst := v.compile(t, e.name+"+fuel", m)
+			orig := v.compile(t, e.file, b)
+			inst := v.compile(t, e.file+"+fuel", m)
 			for _, cl := range e.calls {
 				want := run(t, ctx, v, orig, e.kind, cl, -1)
 				got := run(t, ctx, v, inst, e.kind, cl, bigBudget)
@@ -118,7 +118,7 @@ func TestDeterminism(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			inst := v.compile(t, e.name+"+fuel", m)
+			inst := v.compile(t, e.file+"+fuel", m)
 			first := int64(-1)
 			for _, procs := range []int{1, 2, 8} {
 				runtime.GOMAXPROCS(procs)
