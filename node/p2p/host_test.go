@@ -3,6 +3,7 @@ package p2p_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
@@ -120,5 +121,32 @@ func TestPeers(t *testing.T) {
 		if p.ID != nodes[1].ID() && p.ID != nodes[2].ID() {
 			t.Fatalf("unknown peer %s", p.ID)
 		}
+	}
+}
+
+// TestTransports: each transport alone carries the protocols.
+func TestTransports(t *testing.T) {
+	for _, tc := range []struct{ addr, proto string }{
+		{"/ip4/127.0.0.1/tcp/0", "/tcp/"},
+		{"/ip4/127.0.0.1/udp/0/quic-v1", "/quic-v1"},
+	} {
+		addr := tc.addr
+		t.Run(addr, func(t *testing.T) {
+			only := func(c *p2p.Config) { c.Listen = []string{addr} }
+			a, b := newNode(t, nil, only), newNode(t, nil, only)
+			task := taskCID(t, addr)
+			a.receipts.put(task, signTestReceipt(t, a.key, task, 8))
+			ctx := context.Background()
+			if err := b.Connect(ctx, a.AddrInfo()); err != nil {
+				t.Fatal(err)
+			}
+			got, err := b.Request(ctx, a.ID(), p2p.ProtocolReceipt, task.Bytes(), 1<<20)
+			if err != nil || verifyTestReceipt(got, task, a.key.DID()) != nil {
+				t.Fatalf("request over %s: %v", addr, err)
+			}
+			if ps := b.Peers(); len(ps) != 1 || len(ps[0].Addrs) == 0 || !strings.Contains(ps[0].Addrs[0].String(), tc.proto) {
+				t.Fatalf("peers %+v", ps)
+			}
+		})
 	}
 }
