@@ -76,7 +76,7 @@ func SendSlow(ctx context.Context, h host.Host, p peer.ID, proto protocol.ID, fr
 }
 
 // OpenStreams opens up to n streams to p over proto without writing on
-// them, and returns how many opened. Release resets them all.
+// them and returns those that opened; Release resets them.
 func OpenStreams(ctx context.Context, h host.Host, p peer.ID, proto protocol.ID, n int) (opened []network.Stream) {
 	for range n {
 		s, err := h.NewStream(ctx, p, proto)
