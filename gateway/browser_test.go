@@ -42,6 +42,21 @@ func TestDashboardInBrowser(t *testing.T) {
 	node.delay = 300 * time.Millisecond
 	_, base := startServer(t, node, nil)
 
+	// A fresh profile; removed after the browser has exited (not with
+	// t.TempDir, whose cleanup can race Chromium's last writes).
+	profile, err := os.MkdirTemp("", "ipvm-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		for range 20 {
+			if os.RemoveAll(profile) == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}()
+
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(bin),
 		chromedp.Headless,
@@ -49,7 +64,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		chromedp.DisableGPU,
 		chromedp.NoFirstRun,
 		chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(profile),
 		chromedp.Flag("disable-quic", true),
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true),
@@ -71,7 +86,7 @@ func TestDashboardInBrowser(t *testing.T) {
 ]}`
 	var did, pendingSeen, status, peers, receipt string
 	var states []string
-	err := chromedp.Run(bctx,
+	err = chromedp.Run(bctx,
 		chromedp.Navigate(base+"/"),
 		chromedp.WaitVisible("#run", chromedp.ByID),
 		chromedp.Poll(`document.getElementById("did").textContent !== "…"`, nil, chromedp.WithPollingTimeout(10*time.Second)),

@@ -179,6 +179,9 @@ func TestErrorsAndAuth(t *testing.T) {
 		{"not bearer", "POST", "/v1/workflows", wf3, []string{"Authorization", "Basic dTpw"}, 401, "Unauthorized"},
 		{"forbidden", "POST", "/v1/workflows", wf3, []string{"Authorization", "Bearer forbidden"}, 403, "PolicyViolation"},
 		{"node busy", "POST", "/v1/workflows", wf3, []string{"Authorization", "Bearer busy"}, 429, "Busy"},
+		{"cross origin", "POST", "/v1/workflows", wf3, []string{"Origin", "http://evil.example"}, 403, "CrossOrigin"},
+		{"cross origin blob", "POST", "/v1/blobs", "x", []string{"Origin", "null"}, 403, "CrossOrigin"},
+		{"rebound host is not the owner", "POST", "/v1/workflows", wf3, []string{"Host", "evil.example:5080"}, 401, "MissingToken"},
 		{"not acceptable", "POST", "/v1/workflows", wf3, []string{"Accept", "image/png"}, 406, "NotAcceptable"},
 		{"bad accept q", "POST", "/v1/workflows", wf3, []string{"Accept", "text/event-stream;q=x"}, 400, "BadRequest"},
 		{"workflow bad CID", "GET", "/v1/workflows/notacid", "", nil, 400, "BadCID"},
@@ -210,6 +213,15 @@ func TestErrorsAndAuth(t *testing.T) {
 				t.Errorf("Retry-After %q", hdr.Get("Retry-After"))
 			}
 		})
+	}
+
+	// Same origin (the dashboard) and localhost pass.
+	host := strings.TrimPrefix(base, "http://")
+	if code, _, body := do(t, "POST", base+"/v1/workflows", wf3, "Origin", base); code != 202 {
+		t.Errorf("same origin: %d %s", code, body)
+	}
+	if code, _, body := do(t, "POST", base+"/v1/workflows", wf3, "Host", "localhost:"+host[strings.LastIndex(host, ":")+1:]); code != 202 {
+		t.Errorf("Host localhost: %d %s", code, body)
 	}
 
 	// A remote caller without a token is refused; X-Forwarded-For does not

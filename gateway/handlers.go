@@ -21,13 +21,19 @@ const (
 )
 
 // auth builds the Auth of a request; a malformed Authorization header is
-// an error (401).
+// an error (401), and so is a cross-origin request (403). Loopback needs
+// both a loopback TCP peer and a loopback Host header, so that a web page
+// whose name is rebound to 127.0.0.1 (DNS rebinding) is not the owner.
 func auth(r *http.Request) (Auth, error) {
+	if err := sameOrigin(r); err != nil {
+		return Auth{}, err
+	}
 	tok, err := bearer(r.Header.Get("Authorization"))
 	if err != nil {
 		return Auth{}, err
 	}
-	return Auth{Token: tok, Loopback: isLoopback(r.RemoteAddr), RemoteAddr: r.RemoteAddr}, nil
+	loop := isLoopback(r.RemoteAddr) && isLoopbackHost(r.Host)
+	return Auth{Token: tok, Loopback: loop, RemoteAddr: r.RemoteAddr}, nil
 }
 
 // readBody reads at most max bytes of the request body. Too large → 413,

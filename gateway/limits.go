@@ -4,7 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"mime"
+	"net"
+	"net/http"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 )
@@ -117,6 +120,46 @@ func isLoopback(remoteAddr string) bool {
 	}
 	return ap.Addr().Unmap().IsLoopback()
 }
+
+// isLoopbackHost reports whether a Host header names this machine:
+// localhost, or a loopback IP, with or without a port.
+func isLoopbackHost(host string) bool {
+	h := host
+	if hp, _, err := net.SplitHostPort(host); err == nil {
+		h = hp
+	}
+	h = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
+	if strings.EqualFold(h, "localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(h)
+	return err == nil && a.Unmap().IsLoopback()
+}
+
+// sameOrigin refuses a request whose Origin header (sent by browsers with
+// every POST) names another origin than the Host it was sent to: without
+// it, any web page could make a visitor's browser submit work to their
+// local daemon. Requests without Origin (curl, the CLI) pass.
+func sameOrigin(r *http.Request) error {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return nil
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" || !strings.EqualFold(u.Host, r.Host) {
+		return &namedError{fmt.Errorf("%w: cross-origin request from %.100q", ErrForbidden, origin), "CrossOrigin"}
+	}
+	return nil
+}
+
+// namedError gives an error a name for the JSON error body.
+type namedError struct {
+	error
+	name string
+}
+
+func (e *namedError) ErrorName() string { return e.name }
+func (e *namedError) Unwrap() error     { return e.error }
 
 // bearer extracts the token of "Authorization: Bearer <token>". It returns
 // nil, nil when the header is absent, and an error when it is present in

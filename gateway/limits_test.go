@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -184,3 +185,42 @@ type statusErr struct {
 func (e statusErr) Error() string     { return e.name }
 func (e statusErr) HTTPStatus() int   { return e.code }
 func (e statusErr) ErrorName() string { return e.name }
+
+func TestLoopbackHostAndOrigin(t *testing.T) {
+	hosts := map[string]bool{
+		"127.0.0.1:5080": true, "localhost:5080": true, "LOCALHOST": true, "[::1]:80": true, "127.0.0.1": true,
+		"evil.example:5080": false, "10.0.0.1:80": false, "": false, "localhost.evil.example": false,
+	}
+	for h, want := range hosts {
+		if got := isLoopbackHost(h); got != want {
+			t.Errorf("isLoopbackHost(%q) = %v", h, got)
+		}
+	}
+	origins := []struct {
+		origin, host string
+		ok           bool
+	}{
+		{"", "127.0.0.1:5080", true},
+		{"http://127.0.0.1:5080", "127.0.0.1:5080", true},
+		{"http://127.0.0.1:5081", "127.0.0.1:5080", false},
+		{"http://evil.example", "127.0.0.1:5080", false},
+		{"null", "127.0.0.1:5080", false},
+		{"::", "127.0.0.1:5080", false},
+	}
+	for _, o := range origins {
+		r := httptest.NewRequest("POST", "/v1/workflows", nil)
+		r.Host = o.host
+		if o.origin != "" {
+			r.Header.Set("Origin", o.origin)
+		}
+		err := sameOrigin(r)
+		if (err == nil) != o.ok {
+			t.Errorf("sameOrigin(%q on %q) = %v", o.origin, o.host, err)
+		}
+		if err != nil {
+			if code, name := statusOf(err); code != 403 || name != "CrossOrigin" {
+				t.Errorf("cross-origin maps to %d %q", code, name)
+			}
+		}
+	}
+}
