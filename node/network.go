@@ -4,15 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/ipfs/go-cid"
 
 	"github.com/ipvm-go/ipvm/node/p2p"
 	"github.com/ipvm-go/ipvm/receipt"
-	"github.com/ipvm-go/ipvm/store"
-	"github.com/ipvm-go/ipvm/store/unixfs"
 )
 
 // NetworkOptions start the node's libp2p host. The zero value of each field
@@ -146,49 +143,27 @@ func (n *Node) provide(c cid.Cid) {
 	}
 }
 
-// blockGetter reads blocks from the store, then from the network, storing
-// (and providing) what the network gives; every block is hash-checked by
-// the store and by the host.
-func (n *Node) blockGetter(ctx context.Context, c cid.Cid) ([]byte, error) {
-	b, err := n.store.GetBlock(ctx, c)
-	if err == nil || !errors.Is(err, store.ErrNotFound) || n.net == nil {
-		return b, err
-	}
-	b, err = n.net.FetchBlock(ctx, c)
-	if err != nil {
-		return nil, fmt.Errorf("%w: block %s: %v", ErrNotFound, c, err)
-	}
-	if err := n.store.PutBlock(ctx, c, b); err != nil {
-		return nil, err
-	}
-	n.provide(c)
-	return b, nil
-}
-
-// netBlob reassembles a blob whose blocks are missing locally from the
-// network.
+// netBlob fetches the blocks of a blob missing locally from the providers
+// of its root (a few at a time, each hash-checked), stores them and
+// reassembles the blob.
 func (n *Node) netBlob(ctx context.Context, c cid.Cid, max int64) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	return unixfs.Cat(ctx, c, n.blockGetter, max)
+	// The DAG's blocks weigh a little more than the file: allow for the
+	// dag-pb nodes above the leaves.
+	limit := max + max/64 + 1<<20
+	if max < 0 {
+		limit = -1
+	}
+	if _, err := n.net.FetchDAG(ctx, c, n.store.GetBlock, n.store.PutBlock, limit); err != nil {
+		return nil, fmt.Errorf("%w: blob %s: %v", ErrNotFound, c, err)
+	}
+	n.provide(c)
+	return n.store.Cat(ctx, c, max)
 }
 
-// provideBlob announces a blob's root and every block under it, so that
-// peers can fetch the file block by block.
-func (n *Node) provideBlob(ctx context.Context, root cid.Cid) {
-	if n.net == nil {
-		return
-	}
+// provideBlob announces a blob's root: peers fetch the whole DAG from the
+// root's providers (p2p.Host.FetchDAG), so one record per blob suffices.
+func (n *Node) provideBlob(_ context.Context, root cid.Cid) {
 	n.provide(root)
-	if root.Type() == cid.Raw {
-		return
-	}
-	record := func(ctx context.Context, c cid.Cid) ([]byte, error) {
-		b, err := n.store.GetBlock(ctx, c)
-		if err == nil && !c.Equals(root) {
-			n.provide(c)
-		}
-		return b, err
-	}
-	_, _ = unixfs.CatTo(ctx, io.Discard, root, record, -1)
 }
