@@ -224,3 +224,20 @@ func TestLoopbackHostAndOrigin(t *testing.T) {
 		}
 	}
 }
+
+// FuzzAccept: the Accept parsers never panic and agree with each other.
+func FuzzAccept(f *testing.F) {
+	for _, s := range []string{"", "*/*", "text/event-stream", "text/event-stream;q=0.5, application/json",
+		"text/event-stream;q=0", "application/vnd.ipld.dag-cbor", "a/b;c=\"d,e\"", ";;", "text/event-stream; ;=;q"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, accept string) {
+		sse, err := wantsSSE(accept)
+		if sse && err != nil {
+			t.Fatalf("sse and error %v", err)
+		}
+		if sse && !accepts(accept, MediaSSE) {
+			t.Fatalf("wantsSSE(%q) but accepts() disagrees", accept)
+		}
+	})
+}
