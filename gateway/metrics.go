@@ -12,8 +12,8 @@ type Metrics struct {
 	// HTTPRequests counts responses by "code" and "path" (the route
 	// pattern, e.g. "GET /v1/receipts/{cid}", or "unmatched").
 	HTTPRequests *prometheus.CounterVec
-	// HTTPDuration observes handler time in seconds by "path"; for SSE it
-	// is the time to the submission's answer, not the stream's length.
+	// HTTPDuration observes handler time in seconds by "path"; for an SSE
+	// stream that is the whole stream, as long as its workflow runs.
 	HTTPDuration *prometheus.HistogramVec
 	// WorkflowsInFlight is the number of workflows submitted through the
 	// gateway that have not finished.
