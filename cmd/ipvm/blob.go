@@ -1,10 +1,14 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
+
+	"github.com/ipfs/go-cid"
 
 	"github.com/spf13/cobra"
 
@@ -21,11 +25,6 @@ func newAddCmd(e *env) *cobra.Command {
 ipfs:// links written for IPFS resolve to the same bytes. "-" reads stdin.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			n, closeNode, err := e.openNode()
-			if err != nil {
-				return err
-			}
-			defer closeNode()
 			var r io.Reader = e.stdin
 			if args[0] != "-" {
 				f, err := os.Open(args[0])
@@ -35,7 +34,7 @@ ipfs:// links written for IPFS resolve to the same bytes. "-" reads stdin.`,
 				defer f.Close()
 				r = f
 			}
-			c, size, err := n.AddBlob(cmd.Context(), r)
+			c, size, err := e.addBlob(cmd.Context(), r)
 			if err != nil {
 				return err
 			}
@@ -65,6 +64,19 @@ func newBlobCmd(e *env) *cobra.Command {
 			if err != nil {
 				return usageError{err}
 			}
+			cl, err := e.daemonClient(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if cl != nil {
+				resp, err := cl.do(cmd.Context(), http.MethodGet, "/v1/blobs/"+c.String(), nil, nil)
+				if err != nil {
+					return err
+				}
+				defer resp.Body.Close()
+				_, err = io.Copy(e.stdout, resp.Body)
+				return err
+			}
 			n, closeNode, err := e.openNode()
 			if err != nil {
 				return err
@@ -76,4 +88,22 @@ func newBlobCmd(e *env) *cobra.Command {
 	}
 	c.AddCommand(get)
 	return c
+}
+
+// addBlob stores a blob through the daemon when one runs, else in the
+// embedded node.
+func (e *env) addBlob(ctx context.Context, r io.Reader) (cid.Cid, uint64, error) {
+	cl, err := e.daemonClient(ctx)
+	if err != nil {
+		return cid.Undef, 0, err
+	}
+	if cl != nil {
+		return cl.addBlob(ctx, r)
+	}
+	n, closeNode, err := e.openNode()
+	if err != nil {
+		return cid.Undef, 0, err
+	}
+	defer closeNode()
+	return n.AddBlob(ctx, r)
 }
