@@ -384,7 +384,7 @@ func TestStreamOutlivesTimeouts(t *testing.T) {
 	node.gate = gate
 	_, base := startServer(t, node, func(c *Config) {
 		c.WriteTimeout = 100 * time.Millisecond
-		c.ReadTimeout = 100 * time.Millisecond
+		c.ReadTimeout = 300 * time.Millisecond
 		c.KeepAlive = 20 * time.Millisecond
 	})
 	req, _ := http.NewRequest("POST", base+"/v1/workflows", strings.NewReader(wf3))
@@ -399,7 +399,7 @@ func TestStreamOutlivesTimeouts(t *testing.T) {
 	raw := make(chan []byte, 1)
 	go func() { b, _ := io.ReadAll(resp.Body); raw <- b }()
 	for range 3 {
-		time.Sleep(250 * time.Millisecond)
+		time.Sleep(350 * time.Millisecond)
 		gate <- struct{}{}
 	}
 	got := readSSE(t, bytes.NewReader(<-raw))

@@ -28,7 +28,7 @@ func (zeros) Read(p []byte) (int, error) {
 func TestHostileHTTP(t *testing.T) {
 	node := newFakeNode()
 	_, base := startServer(t, node, func(c *Config) {
-		c.ReadTimeout = 300 * time.Millisecond
+		c.ReadTimeout = time.Second
 	})
 	addr := strings.TrimPrefix(base, "http://")
 	unknown := spec.SumCBOR([]byte("unknown")).String()
