@@ -126,19 +126,18 @@ func BenchmarkGoModule(b *testing.B) {
 	}
 }
 
-// BenchmarkTinyTaskPaired alternates the raw floor and Executor.Run in the
-// same loop and reports each one's mean and their ratio, so that load from
-// other processes hits both alike.
-func BenchmarkTinyTaskPaired(b *testing.B) {
-	raw := rawFloor(b, "../../examples/hello.wasm", nil, "add_one", 1)
+// paired alternates a raw floor and Executor.Run in one loop and reports
+// each one's mean and their ratio, so that load from other processes on a
+// shared machine hits both alike.
+func paired(b *testing.B, raw func(), path string, cfg exec.Config, req exec.Request) {
 	blobs := &mapBlobs{}
-	mod := blobs.addFile(b, "../../examples/hello.wasm")
-	ex := newExec(b, exec.Config{Blobs: blobs})
+	req.Module = blobs.addFile(b, path)
+	cfg.Blobs = blobs
+	ex := newExec(b, cfg)
 	ctx := context.Background()
-	if err := ex.Compile(ctx, mod); err != nil {
+	if err := ex.Compile(ctx, req.Module); err != nil {
 		b.Fatal(err)
 	}
-	req := exec.Request{Module: mod, Function: "add_one", Params: []any{int64(1)}}
 	var rawT, exT time.Duration
 	for b.Loop() {
 		t0 := time.Now()
@@ -155,4 +154,32 @@ func BenchmarkTinyTaskPaired(b *testing.B) {
 	b.ReportMetric(float64(rawT.Nanoseconds())/n, "raw-ns/task")
 	b.ReportMetric(float64(exT.Nanoseconds())/n, "exec-ns/task")
 	b.ReportMetric(float64(exT)/float64(rawT), "exec/raw")
+}
+
+// BenchmarkTinyTaskPaired: raw instantiate + add_one + close beside
+// Executor.Run(add_one(1)) of hello.wasm.
+func BenchmarkTinyTaskPaired(b *testing.B) {
+	raw := rawFloor(b, "../../examples/hello.wasm", nil, "add_one", 1)
+	for _, tc := range []struct {
+		name string
+		cfg  exec.Config
+	}{{"wall-stop", exec.Config{}}, {"no-wall-stop", exec.Config{NoWallTimeStop: true}}} {
+		b.Run(tc.name, func(b *testing.B) {
+			paired(b, raw, "../../examples/hello.wasm", tc.cfg, exec.Request{Function: "add_one", Params: []any{int64(1)}})
+		})
+	}
+}
+
+// BenchmarkGoModulePaired: raw instantiate + _initialize + close of the
+// Go-built pipeline.wasm beside Executor.Run of its words task.
+func BenchmarkGoModulePaired(b *testing.B) {
+	raw := rawFloor(b, "../../examples/pipeline.wasm", []string{"_initialize"}, "")
+	for _, tc := range []struct {
+		name string
+		cfg  exec.Config
+	}{{"wall-stop", exec.Config{}}, {"no-wall-stop", exec.Config{NoWallTimeStop: true}}} {
+		b.Run(tc.name, func(b *testing.B) {
+			paired(b, raw, "../../examples/pipeline.wasm", tc.cfg, exec.Request{Function: "words", Params: []any{"the quick brown fox"}})
+		})
+	}
 }

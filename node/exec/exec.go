@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -235,6 +236,7 @@ type run struct {
 	impure bool
 	blobs  map[cid.Cid][]byte // blobs read by this run
 	stderr tailBuffer
+	rand   seededRand
 	fail   *spec.Failure // set by a host function before it aborts the call
 	mu     sync.Mutex
 }
@@ -299,7 +301,7 @@ func (r *run) call(ctx context.Context, en *entry, abi ABI, st *Stats) (res spec
 			res = spec.Fail(spec.Failf(spec.ErrNameInternal, "executor panic: %v", p))
 		}
 	}()
-	mc := r.e.modCfg.WithStderr(&r.stderr)
+	mc := r.e.modCfg.WithStderr(&r.stderr).WithRandSource(&r.rand)
 	var stdout *capWriter
 	if abi == ABIWASI {
 		in, err := encodeStdin(r.req.Params)
@@ -322,8 +324,8 @@ func (r *run) call(ctx context.Context, en *entry, abi ABI, st *Stats) (res spec
 	if _, _, over := r.mem.state(); over {
 		return spec.Fail(spec.Failf(spec.ErrNameMemoryLimit, "module's initial memory exceeds the limit of %d bytes", r.lim.MemoryBytes))
 	}
-	if init := mod.ExportedFunction("_initialize"); init != nil && abi != ABIWASI {
-		if _, err := init.Call(ctx); err != nil {
+	if en.info.exports["_initialize"] != nil && abi != ABIWASI {
+		if _, err := mod.ExportedFunction("_initialize").Call(ctx); err != nil {
 			return spec.Fail(r.classify(ctx, err, "_initialize"))
 		}
 	}
@@ -469,3 +471,16 @@ func (w *capWriter) Write(p []byte) (int, error) {
 }
 
 var errOutputCap = errors.New("output limit reached")
+
+// seededRand is the random source of every instance (WASI random_get): a
+// ChaCha8 stream with an all-zero seed, created on first use, so a task sees
+// the same bytes on every node (SPEC §6.4). It replaces wazero's default,
+// whose seeding costs more than the rest of a tiny task's instantiation.
+type seededRand struct{ c *rand.ChaCha8 }
+
+func (s *seededRand) Read(p []byte) (int, error) {
+	if s.c == nil {
+		s.c = rand.NewChaCha8([32]byte{})
+	}
+	return s.c.Read(p)
+}

@@ -59,9 +59,9 @@ func (m *linearMemory) Reallocate(size uint64) []byte {
 		// Bytes past len were never written since make zeroed them.
 		m.buf = m.buf[:size]
 	default:
-		nb := make([]byte, size, min(max(size, 2*uint64(cap(m.buf))), max(l.limit, size)))
-		copy(nb, m.buf)
-		m.buf = nb
+		// append clears only the new part and grows the capacity
+		// geometrically, as wazero's own allocator does.
+		m.buf = append(m.buf, make([]byte, size-uint64(len(m.buf)))...)
 	}
 	return m.buf
 }
