@@ -2,8 +2,10 @@ package exec_test
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sync"
@@ -305,5 +307,27 @@ func TestParseABI(t *testing.T) {
 	}
 	if _, err := exec.ParseABI("cobol"); err == nil {
 		t.Error("ParseABI accepted an unknown name")
+	}
+}
+
+// TestDeterministicRandom: WASI random_get gives every instance the same
+// bytes, the start of the zero-seeded ChaCha8 stream.
+// Spec: §6.4.
+func TestDeterministicRandom(t *testing.T) {
+	blobs := &mapBlobs{}
+	mod := blobs.addFile(t, "testdata/rand.wasm")
+	ex := newExec(t, exec.Config{Blobs: blobs})
+	var want [8]byte
+	if _, err := rand.NewChaCha8([32]byte{}).Read(want[:]); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		res, st := run(t, ex, mod, "rand", exec.Limits{})
+		if res.Err != nil || !spec.Equal(res.Ok, int64(binary.LittleEndian.Uint64(want[:]))) {
+			t.Fatalf("rand = %+v, want %x", res, want)
+		}
+		if st.Impure {
+			t.Error("seeded random marked impure")
+		}
 	}
 }
