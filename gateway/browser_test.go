@@ -33,6 +33,9 @@ func chromium() string {
 func TestDashboardInBrowser(t *testing.T) {
 	bin := chromium()
 	if bin == "" {
+		if os.Getenv("IPVM_REQUIRE_BROWSER") != "" {
+			t.Fatal("IPVM_REQUIRE_BROWSER is set but no chromium binary was found")
+		}
 		t.Skip("no chromium binary found (apt-get install chromium, or set IPVM_CHROMIUM)")
 	}
 	if testing.Short() {
