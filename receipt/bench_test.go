@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/ipvm-go/ipvm/spec"
+	"github.com/ipvm-go/ipvm/ucan"
 )
 
 // benchReceipt is a typical fresh-task receipt: a small ok result and the
@@ -127,6 +128,18 @@ func BenchmarkReceiptDecodeGeneric(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := spec.DecodeCBOR(raw, spec.Limits{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkIssuerKey is the did:key parse Verify does before the
+// signature check: the part of Verify beyond ed25519.Verify.
+func BenchmarkIssuerKey(b *testing.B) {
+	did := testKey(b, "executor").DID()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ucan.PublicKeyFromDID(did); err != nil {
 			b.Fatal(err)
 		}
 	}
