@@ -172,6 +172,12 @@ func TestVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Issuer swap: iss and sub rewritten to other's DID, signature kept.
+	swapped := bytes.ReplaceAll(bytes.Clone(s.Bytes()), []byte(k.DID()), []byte(other.DID()))
+	ss, err := Decode(swapped)
+	if err != nil {
+		t.Fatal(err)
+	}
 	// A receipt honestly issued by other.
 	os, err := Issue(other, Receipt{Ran: ran, Out: spec.OK(int64(3)), Nonce: fixedNonce})
 	if err != nil {
@@ -189,6 +195,7 @@ func TestVerify(t *testing.T) {
 		{"other task", s, testCID(t, "another task"), VerifyOpts{}, ErrWrongTask},
 		{"undefined task", s, cid.Undef, VerifyOpts{}, ErrWrongTask},
 		{"forged signature", fs, ran, VerifyOpts{}, ErrBadSignature},
+		{"issuer swapped", ss, ran, VerifyOpts{}, ErrBadSignature},
 		{"untrusted issuer", os, ran, VerifyOpts{Issuers: []string{k.DID()}}, ErrUntrustedIssuer},
 		{"other issuer, untrusted list empty", os, ran, VerifyOpts{}, nil},
 	}

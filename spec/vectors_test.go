@@ -12,10 +12,12 @@ import (
 	"strings"
 	"testing"
 
+	_ "github.com/MetaMask/go-did-it/verifiers/did-key" // did:key for go-ucan
 	"github.com/ipfs/go-cid"
 	"github.com/ipld/go-ipld-prime/codec/dagcbor"
 	"github.com/ipld/go-ipld-prime/codec/dagjson"
 	"github.com/ipld/go-ipld-prime/node/basicnode"
+	ucaninv "github.com/ucan-wg/go-ucan/token/invocation"
 
 	"github.com/ipvm-go/ipvm/invocation"
 	"github.com/ipvm-go/ipvm/receipt"
@@ -307,6 +309,10 @@ func TestVectorsIndependently(t *testing.T) {
 				}
 				if !s.CID().Equals(c) {
 					t.Fatalf("receipt CID %s, want %s", s.CID(), c)
+				}
+				// go-ucan decodes and verifies every receipt vector.
+				if _, gc, err := ucaninv.FromSealed(b); err != nil || !gc.Equals(c) {
+					t.Fatalf("go-ucan: %s, %v", gc, err)
 				}
 			default:
 				t.Fatalf("unknown kind %q", v.Kind)
