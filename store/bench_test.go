@@ -144,6 +144,24 @@ func BenchmarkPutReceiptNoSync(b *testing.B) {
 	}
 }
 
+// BenchmarkPutReceiptAsync queues receipts and syncs once at the end: the
+// cost a caller pays a receipt when it reports results in groups.
+func BenchmarkPutReceiptAsync(b *testing.B) {
+	s := openT(b)
+	pool := benchPool(b, 1024)
+	ctx := context.Background()
+	b.ResetTimer()
+	for i := range b.N {
+		r := pool[i%len(pool)]
+		if err := s.PutReceiptAsync(ctx, r.task, r.rcpt, r.b); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := s.Sync(ctx); err != nil { // inside the timing: commits and the sync count
+		b.Fatal(err)
+	}
+}
+
 // BenchmarkBadgerUpdate is the floor of PutReceiptNoSync: a bare badger
 // update transaction setting the same two keys, without a sync.
 func BenchmarkBadgerUpdate(b *testing.B) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 
 	badger "github.com/dgraph-io/badger/v4"
@@ -18,7 +19,8 @@ const maxCommitBatch = 256
 type commitReq struct {
 	task, rcpt cid.Cid
 	b          []byte
-	done       chan commitRes // buffered 1
+	qseq       uint64         // queue order, set by enqueue
+	done       chan commitRes // buffered 1; nil for PutReceiptAsync
 }
 
 // commitRes tells a writer its receipt is committed (err nil) and the
@@ -38,17 +40,28 @@ type committer struct {
 	reqs chan *commitReq
 	// receipts counts receipts committed, for tests and benchmarks.
 	receipts atomic.Uint64
-	stop     chan struct{}
-	done     chan struct{}
+
+	// qmu orders enqueueing, so queue numbers follow the channel's order.
+	qmu    sync.Mutex
+	queued uint64 // queue number of the last request sent
+
+	mu        sync.Mutex
+	committed uint64        // every request up to this queue number is answered
+	asyncErr  error         // first failed commit of an async request, until reported
+	round     chan struct{} // closed after each batch
+
+	stop chan struct{}
+	done chan struct{}
 }
 
 func newCommitter(db *badger.DB, y *syncer) *committer {
 	return &committer{
-		db:   db,
-		sync: y,
-		reqs: make(chan *commitReq, maxCommitBatch),
-		stop: make(chan struct{}),
-		done: make(chan struct{}),
+		db:    db,
+		sync:  y,
+		reqs:  make(chan *commitReq, maxCommitBatch),
+		round: make(chan struct{}),
+		stop:  make(chan struct{}),
+		done:  make(chan struct{}),
 	}
 }
 
@@ -56,11 +69,13 @@ func (c *committer) loop() {
 	defer close(c.done)
 	batch := make([]*commitReq, 0, maxCommitBatch)
 	for {
+		stopping := false
 		select {
 		case r := <-c.reqs:
 			batch = append(batch[:0], r)
 		case <-c.stop:
-			return
+			stopping = true
+			batch = batch[:0]
 		}
 	more:
 		for len(batch) < maxCommitBatch {
@@ -71,8 +86,13 @@ func (c *committer) loop() {
 				break more
 			}
 		}
-		c.commit(batch)
-		clear(batch) // drop references to the receipt bytes
+		if len(batch) > 0 {
+			c.commit(batch)
+			clear(batch) // drop references to the receipt bytes
+		}
+		if stopping && len(c.reqs) == 0 {
+			return // Close: every queued receipt is committed
+		}
 	}
 }
 
@@ -86,8 +106,23 @@ func (c *committer) commit(batch []*commitReq) {
 			c.receipts.Add(uint64(n))
 		}
 		for _, r := range batch[:n] {
-			r.done <- commitRes{seq: seq, err: err}
+			if r.done != nil {
+				r.done <- commitRes{seq: seq, err: err}
+			}
 		}
+		c.mu.Lock()
+		if err != nil && c.asyncErr == nil {
+			for _, r := range batch[:n] {
+				if r.done == nil {
+					c.asyncErr = err
+					break
+				}
+			}
+		}
+		c.committed = batch[n-1].qseq
+		close(c.round)
+		c.round = make(chan struct{})
+		c.mu.Unlock()
 		batch = batch[n:]
 	}
 }
@@ -127,14 +162,26 @@ func setReceipt(txn *badger.Txn, task, rcpt cid.Cid, b []byte) error {
 	return txn.Set(key(pfxTask, task), idx)
 }
 
+// enqueue sends r to the committer, numbering it in queue order.
+func (c *committer) enqueue(ctx context.Context, r *commitReq) error {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	r.qseq = c.queued + 1
+	select {
+	case c.reqs <- r:
+		c.queued = r.qseq
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // submit queues a receipt and waits for its commit. A ctx error may come
 // after the receipt was queued: it may still be written.
 func (c *committer) submit(ctx context.Context, task, rcpt cid.Cid, b []byte) (uint64, error) {
 	r := &commitReq{task: task, rcpt: rcpt, b: b, done: make(chan commitRes, 1)}
-	select {
-	case c.reqs <- r:
-	case <-ctx.Done():
-		return 0, ctx.Err()
+	if err := c.enqueue(ctx, r); err != nil {
+		return 0, err
 	}
 	select {
 	case res := <-r.done:
@@ -144,8 +191,32 @@ func (c *committer) submit(ctx context.Context, task, rcpt cid.Cid, b []byte) (u
 	}
 }
 
-// close stops the loop; no submit may be in progress (Close holds the
-// store's write lock, so none is).
+// drain waits until every request queued before the call is committed, and
+// returns (and forgets) the first error of an async request's commit.
+func (c *committer) drain(ctx context.Context) error {
+	c.qmu.Lock()
+	target := c.queued
+	c.qmu.Unlock()
+	for {
+		c.mu.Lock()
+		if c.committed >= target {
+			err := c.asyncErr
+			c.asyncErr = nil
+			c.mu.Unlock()
+			return err
+		}
+		round := c.round
+		c.mu.Unlock()
+		select {
+		case <-round:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// close commits what is queued and stops the loop; no call may be in
+// progress (Close holds the store's write lock, so none is).
 func (c *committer) close() {
 	select {
 	case <-c.stop:

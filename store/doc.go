@@ -34,6 +34,11 @@
 //
 //   - PutReceiptNoSync, PutBlock, PutWorkflow, PutDelegation, SeeInvocation.
 //
+// PutReceiptAsync does not even wait for the commit: it queues the receipt
+// and returns. The receipt is written within microseconds, but until then it
+// is invisible to readers and dies with the process. Sync (or Close) waits
+// for every receipt queued before it and reports a failed commit.
+//
 // Syncs are group commits. Concurrent receipt writes are gathered by one
 // committer goroutine into a single badger transaction, and one syncer
 // goroutine runs db.Sync for every write committed before it started, so

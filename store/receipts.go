@@ -49,6 +49,25 @@ func (s *Store) PutReceiptNoSync(ctx context.Context, task, rcpt cid.Cid, b []by
 	return err
 }
 
+// PutReceiptAsync queues the receipt for the committer and returns without
+// waiting for it to be written: the cheapest write, for a caller that
+// reports results in groups. Until the committer has written it (normally
+// within microseconds, in one transaction with the receipts queued beside
+// it) it is not visible to readers and is lost if the process dies. Sync
+// waits until every receipt queued before it is committed and synced, and
+// returns an error if any of them failed to commit; so does Close. b must
+// not be modified after the call.
+func (s *Store) PutReceiptAsync(ctx context.Context, task, rcpt cid.Cid, b []byte) error {
+	if err := s.enter(ctx); err != nil {
+		return err
+	}
+	defer s.mu.RUnlock()
+	if !task.Defined() || !rcpt.Defined() {
+		return fmt.Errorf("store: put receipt: undefined CID")
+	}
+	return s.commit.enqueue(ctx, &commitReq{task: task, rcpt: rcpt, b: b})
+}
+
 func (s *Store) putReceipt(ctx context.Context, task, rcpt cid.Cid, b []byte) (uint64, error) {
 	if !task.Defined() || !rcpt.Defined() {
 		return 0, fmt.Errorf("store: put receipt: undefined CID")

@@ -90,8 +90,9 @@ func Open(dir string, opts Options) (*Store, error) {
 // Dir returns the directory the store was opened in.
 func (s *Store) Dir() string { return s.dir }
 
-// Close waits for the calls in flight, syncs everything written to disk,
-// closes badger and releases the repo lock. It is idempotent: later calls
+// Close waits for the calls in flight, commits the receipts PutReceiptAsync
+// queued, syncs everything written to disk, closes badger and releases the
+// repo lock. It is idempotent: later calls
 // return nil, and every other method then returns ErrClosed.
 func (s *Store) Close() error {
 	s.mu.Lock()
@@ -100,9 +101,12 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
-	s.commit.close()
+	s.commit.close() // commits what PutReceiptAsync queued
+	err := s.commit.drain(context.Background())
 	s.sync.close()
-	err := s.db.Sync()
+	if serr := s.db.Sync(); err == nil {
+		err = serr
+	}
 	if cerr := s.db.Close(); err == nil {
 		err = cerr
 	}

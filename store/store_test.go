@@ -543,3 +543,53 @@ func TestSyncRotatedLogs(t *testing.T) {
 		t.Errorf("%d rotated value logs synced, want at least 3 (finished: %v)", vlogs, s.sync.finished)
 	}
 }
+
+// TestPutReceiptAsync: queued receipts are all readable after Sync, and
+// Close commits what is still queued.
+func TestPutReceiptAsync(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 300
+	for i := range n {
+		task, rcpt, b := fakeReceipt(t, i, 100)
+		if err := s.PutReceiptAsync(ctx, task, rcpt, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		task, rcpt, b := fakeReceipt(t, i, 100)
+		got, gb, err := s.ReceiptForTask(ctx, task)
+		if err != nil || !got.Equals(rcpt) || !bytes.Equal(gb, b) {
+			t.Fatalf("receipt %d after Sync: %v", i, err)
+		}
+	}
+	for i := n; i < 2*n; i++ { // queued, then closed without Sync
+		task, rcpt, b := fakeReceipt(t, i, 100)
+		if err := s.PutReceiptAsync(ctx, task, rcpt, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if s, err = Open(dir, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for i := range 2 * n {
+		_, rcpt, b := fakeReceipt(t, i, 100)
+		if gb, err := s.Receipt(ctx, rcpt); err != nil || !bytes.Equal(gb, b) {
+			t.Fatalf("receipt %d after reopen: %v", i, err)
+		}
+	}
+	if st := s.Stats(); st.ReceiptsCommitted != 0 {
+		t.Errorf("a fresh Open reports %d receipts committed", st.ReceiptsCommitted)
+	}
+}

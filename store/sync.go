@@ -200,14 +200,19 @@ func (y *syncer) close() {
 	})
 }
 
-// Sync makes every write committed so far durable (fsync), sharing the sync
-// with concurrent durable writes. Use it after a run of non-durable writes
-// (PutReceiptNoSync, PutBlock, PutWorkflow, SeeInvocation) whose results are
-// about to be reported.
+// Sync makes every write made so far durable (fsync), sharing the sync with
+// concurrent durable writes: it first waits for the receipts queued by
+// PutReceiptAsync to be committed (returning the first error among their
+// commits, if any), then for a sync. Use it after a run of non-durable
+// writes (PutReceiptAsync, PutReceiptNoSync, PutBlock, PutWorkflow,
+// SeeInvocation) whose results are about to be reported.
 func (s *Store) Sync(ctx context.Context) error {
 	if err := s.enter(ctx); err != nil {
 		return err
 	}
 	defer s.mu.RUnlock()
+	if err := s.commit.drain(ctx); err != nil {
+		return err
+	}
 	return s.sync.wait(ctx, s.sync.written.Load())
 }
