@@ -236,3 +236,33 @@ func TestVerifyTamperedBytes(t *testing.T) {
 		}
 	}
 }
+
+// TestIssueRandomNonce: without a nonce, two receipts of the same run
+// differ (and so do their CIDs); with one, they are identical.
+// Spec: §4.1
+func TestIssueRandomNonce(t *testing.T) {
+	k := testKey(t, "executor")
+	r := Receipt{Ran: testCID(t, "task"), Out: spec.OK(int64(1))}
+	a, err := Issue(k, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Issue(k, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Nonce) != MinNonceLen || bytes.Equal(a.Nonce, b.Nonce) || a.CID().Equals(b.CID()) {
+		t.Fatalf("nonces %x and %x", a.Nonce, b.Nonce)
+	}
+	r.Nonce = fixedNonce
+	if a, b = must(Issue(k, r)), must(Issue(k, r)); !a.CID().Equals(b.CID()) {
+		t.Fatal("same fields and nonce, different receipts")
+	}
+}
+
+func must(s *Signed, err error) *Signed {
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
