@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"image"
 	"image/png"
+	"log/slog"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/ipvm-go/ipvm/node/exec"
@@ -19,7 +22,8 @@ func TestHomestar(t *testing.T) {
 	blobs := &mapBlobs{}
 	mod := blobs.addFile(t, homestarDir+"/example_test.wasm")
 	cat := blobs.addFile(t, homestarDir+"/synthcat.png")
-	ex := newExec(t, exec.Config{Blobs: blobs})
+	logs := &syncBuffer{}
+	ex := newExec(t, exec.Config{Blobs: blobs, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 
 	t.Run("add_one", func(t *testing.T) {
 		res, st := run(t, ex, mod, "add_one", exec.Limits{}, int64(1))
@@ -28,6 +32,10 @@ func TestHomestar(t *testing.T) {
 		}
 		if st.ABI != exec.ABIComponent || st.Impure {
 			t.Errorf("stats %+v", st)
+		}
+		// The guest logs its function name through wasi:logging.
+		if l := logs.String(); !strings.Contains(l, "msg=add-one") || !strings.Contains(l, "fun=add_one") {
+			t.Errorf("guest log not forwarded: %q", l)
 		}
 	})
 	t.Run("strings", func(t *testing.T) {
@@ -72,6 +80,24 @@ func TestHomestar(t *testing.T) {
 			t.Fatalf("crop under 2 MiB = %+v", res.Err)
 		}
 	})
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func checkPNG(t *testing.T, res spec.Result, w, h int) []byte {
