@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	badger "github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
 	"github.com/ipfs/go-cid"
 )
 
@@ -71,7 +72,8 @@ func Open(dir string, opts Options) (*Store, error) {
 		WithIndexCacheSize(opts.IndexCacheSize).
 		WithValueLogFileSize(opts.ValueLogFileSize).
 		WithValueThreshold(opts.ValueThreshold).
-		WithBaseTableSize(4 << 20)
+		WithBaseTableSize(4 << 20).
+		WithCompression(options.None) // receipts and blobs barely compress; spare the CPU
 	db, err := badger.Open(bo)
 	if err != nil {
 		release()
