@@ -175,7 +175,13 @@ func (e *Executor) module(ctx context.Context, mod cid.Cid) (en *entry, compiled
 // compile fetches, instruments and compiles a module. A module that does
 // not decode or validate is a cached BadModule failure; a fetch error is
 // transient.
-func (e *Executor) compile(ctx context.Context, mod cid.Cid) (wazero.CompiledModule, *moduleInfo, *spec.Failure, error) {
+func (e *Executor) compile(ctx context.Context, mod cid.Cid) (cm wazero.CompiledModule, mi *moduleInfo, fail *spec.Failure, err error) {
+	defer func() {
+		if p := recover(); p != nil { // a panic here would strand the waiters
+			cm, mi, err = nil, nil, nil
+			fail = spec.Failf(spec.ErrNameBadModule, "module %s: compiler panic: %v", mod, p)
+		}
+	}()
 	b, err := e.cfg.Blobs.Get(ctx, mod)
 	if err != nil {
 		return nil, nil, nil, err
@@ -186,7 +192,7 @@ func (e *Executor) compile(ctx context.Context, mod cid.Cid) (wazero.CompiledMod
 		}
 	}
 	e.compiles.Add(1)
-	cm, err := e.rt.CompileModule(ctx, b)
+	cm, err = e.rt.CompileModule(ctx, b)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, nil, nil, ctx.Err()
