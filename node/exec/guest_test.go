@@ -47,6 +47,20 @@ func TestPipeline(t *testing.T) {
 			t.Fatalf("fetch of a missing blob = %+v", res)
 		}
 	})
+	t.Run("initial memory over the limit", func(t *testing.T) {
+		res, _ := run(t, ex, mod, "words", exec.Limits{MemoryBytes: 64 << 10}, "a b")
+		if res.Err == nil || res.Err.Name != spec.ErrNameMemoryLimit {
+			t.Fatalf("words under 64 KiB = %+v", res)
+		}
+	})
+	t.Run("grows past the limit", func(t *testing.T) {
+		big := blobs.add(make([]byte, 8<<20))
+		res, _ := run(t, ex, mod, "fetch", exec.Limits{MemoryBytes: 4 << 20}, big)
+		if res.Err == nil || res.Err.Name != spec.ErrNameMemoryLimit {
+			t.Fatalf("fetch of 8 MiB under 4 MiB = %+v", res)
+		}
+		t.Log(res.Err)
+	})
 	t.Run("guest panic", func(t *testing.T) {
 		res, _ := run(t, ex, mod, "fetch", exec.Limits{}, "not a link")
 		if res.Err == nil || res.Err.Name != spec.ErrNameTrap {
