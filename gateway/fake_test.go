@@ -199,6 +199,13 @@ func (f *fakeNode) Blob(ctx context.Context, c cid.Cid) (io.ReadCloser, uint64, 
 	return io.NopCloser(bytes.NewReader(b)), uint64(len(b)), nil
 }
 
+func (f *fakeNode) Revoke(ctx context.Context, c cid.Cid, a Auth) error {
+	if !a.Loopback {
+		return ErrForbidden
+	}
+	return nil
+}
+
 func (f *fakeNode) Offers(ctx context.Context) (any, error) {
 	if f.panicOn {
 		panic("fake node: offers exploded at /secret/path.go:42")

@@ -322,6 +322,24 @@ func (s *Server) getBlob(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+func (s *Server) postRevocation(w http.ResponseWriter, r *http.Request) {
+	a, err := auth(r)
+	if err != nil {
+		s.writeNodeError(w, r, err)
+		return
+	}
+	c, err := spec.ParseCID(r.PathValue("cid"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "BadRequest", err.Error())
+		return
+	}
+	if err := s.cfg.Node.Revoke(r.Context(), c, a); err != nil {
+		s.writeNodeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"revoked": c.String()})
+}
+
 func (s *Server) getOffers(w http.ResponseWriter, r *http.Request) {
 	v, err := s.cfg.Node.Offers(r.Context())
 	if err != nil {

@@ -42,6 +42,11 @@ type Node interface {
 	// caller closes the reader. ErrNotFound when the node does not hold it.
 	Blob(ctx context.Context, c cid.Cid) (io.ReadCloser, uint64, error)
 
+	// Revoke records the revocation of a UCAN delegation: every chain that
+	// holds it is refused from then on. auth is the caller's; the node
+	// decides who may revoke (ErrUnauthorized, ErrForbidden).
+	Revoke(ctx context.Context, c cid.Cid, auth Auth) error
+
 	// Offers returns what this node offers (commands, limits, load, blobs
 	// held) as a value encoding/json can marshal.
 	Offers(ctx context.Context) (any, error)

@@ -53,6 +53,7 @@ var routes = []route{
 	{"GET /v1/receipts/{cid}", (*Server).getReceipt},
 	{"POST /v1/blobs", (*Server).postBlob},
 	{"GET /v1/blobs/{cid}", (*Server).getBlob},
+	{"POST /v1/revocations/{cid}", (*Server).postRevocation},
 	{"GET /v1/offers", (*Server).getOffers},
 	{"GET /v1/peers", (*Server).getPeers},
 	{"GET /v1/id", (*Server).getID},

@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ipvm-go/ipvm/node"
+	"github.com/ipvm-go/ipvm/node/daemon"
 )
 
 // cli runs the whole CLI in-process and returns what it printed and its
@@ -363,5 +367,65 @@ func TestUcanDelegateInspectRun(t *testing.T) {
 	_, errOut, code = cli(t, "--repo", bob, "run", "--proof", dlg, other)
 	if code == 0 || !strings.Contains(errOut, "MatchError") {
 		t.Fatalf("another module: %d %q", code, errOut)
+	}
+}
+
+// TestDelegationThroughDaemon walks issue 4's two-repo path through Alice's
+// daemon: Bob runs the allowed module under her authority, is refused
+// another module (MatchError), Alice revokes (through her daemon, which
+// holds her store), and Bob's next run is refused (Revoked).
+func TestDelegationThroughDaemon(t *testing.T) {
+	dir := t.TempDir()
+	alice, bob := filepath.Join(dir, "alice"), filepath.Join(dir, "bob")
+	r, err := node.OpenRepo(alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := daemon.Start(context.Background(), daemon.Config{Repo: r, API: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	out, _, _ := cli(t, "--repo", bob, "id", "--json")
+	var id map[string]string
+	json.Unmarshal([]byte(out), &id)
+	mod, errOut, code := cli(t, "--repo", alice, "add", "../../examples/hello.wasm") // through the daemon
+	if code != 0 {
+		t.Fatalf("add: %s", errOut)
+	}
+	mod = strings.TrimSpace(mod)
+	dlg := filepath.Join(dir, "bob.ucan")
+	if _, errOut, code := cli(t, "--repo", alice, "ucan", "delegate", "--to", id["did"],
+		"--pol", `[["==", ".mod", {"/": "`+mod+`"}]]`, "--out", dlg); code != 0 {
+		t.Fatalf("delegate: %s", errOut)
+	}
+	wf := func(name, m string, p int) string {
+		f := filepath.Join(dir, name)
+		os.WriteFile(f, []byte(`{"tasks":[{"name":"x","args":{"mod":{"/":"`+m+`"},"fun":"add_one","params":[`+fmt.Sprint(p)+`]}}]}`), 0o644)
+		return f
+	}
+	lines, code, errOut := runJSON(t, "--repo", bob, "--api", d.URL(), "--proof", dlg, wf("a.json", mod, 1))
+	if code != 0 || len(lines) != 1 || lines[0].Out["ok"] != 2.0 {
+		t.Fatalf("Bob's allowed run: %d %v %s", code, lines, errOut)
+	}
+	guest, _, _ := cli(t, "--offline", "--repo", filepath.Join(dir, "scratch"), "add", "../../node/exec/testdata/guest.wasm")
+	_, errOut, code = cli(t, "--repo", bob, "--api", d.URL(), "run", "--proof", dlg, wf("b.json", strings.TrimSpace(guest), 1))
+	if code == 0 || !strings.Contains(errOut, "MatchError") {
+		t.Fatalf("another module: %d %q", code, errOut)
+	}
+	var dlgCID string
+	ins, _, _ := cli(t, "ucan", "inspect", "--json", dlg)
+	var in map[string]any
+	json.Unmarshal([]byte(strings.SplitN(ins, "\n", 2)[0]), &in)
+	dlgCID, _ = in["cid"].(string)
+	if dlgCID == "" {
+		t.Fatalf("inspect gave no cid: %s", ins)
+	}
+	if _, errOut, code := cli(t, "--repo", alice, "ucan", "revoke", dlgCID); code != 0 {
+		t.Fatalf("revoke through the daemon: %s", errOut)
+	}
+	_, errOut, code = cli(t, "--repo", bob, "--api", d.URL(), "run", "--proof", dlg, wf("c.json", mod, 5))
+	if code == 0 || !strings.Contains(errOut, "Revoked") {
+		t.Fatalf("after revocation: %d %q", code, errOut)
 	}
 }

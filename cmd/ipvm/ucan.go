@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"time"
 
@@ -137,13 +138,25 @@ func newRevokeCmd(e *env) *cobra.Command {
 			if err != nil {
 				return usageError{err}
 			}
-			n, closeNode, err := e.openNode()
+			cl, err := e.daemonClient(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer closeNode()
-			if err := n.Revoke(cmd.Context(), c); err != nil {
-				return err
+			if cl != nil {
+				resp, err := cl.do(cmd.Context(), http.MethodPost, "/v1/revocations/"+c.String(), nil, nil)
+				if err != nil {
+					return err
+				}
+				resp.Body.Close()
+			} else {
+				n, closeNode, err := e.openNode()
+				if err != nil {
+					return err
+				}
+				defer closeNode()
+				if err := n.Revoke(cmd.Context(), c); err != nil {
+					return err
+				}
 			}
 			fmt.Fprintf(e.stdout, "revoked %s\n", c)
 			return nil

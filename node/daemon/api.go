@@ -316,6 +316,15 @@ func (a *api) PutBlob(ctx context.Context, r io.Reader, auth gateway.Auth) (cid.
 	return a.n.AddBlob(ctx, r)
 }
 
+// Revoke implements gateway.Node: the node's owner (loopback) revokes.
+func (a *api) Revoke(ctx context.Context, c cid.Cid, auth gateway.Auth) error {
+	allow := a.n.Repo().Config.WithDefaults().AllowLoopbackOwner
+	if !auth.Loopback || allow == nil || !*allow {
+		return &authError{status: 403, name: "Forbidden", err: errors.New("daemon: only the node's owner revokes, from loopback")}
+	}
+	return a.n.Revoke(ctx, c)
+}
+
 // Blob implements gateway.Node.
 func (a *api) Blob(ctx context.Context, c cid.Cid) (io.ReadCloser, uint64, error) {
 	size, err := a.n.BlobSize(ctx, c)
