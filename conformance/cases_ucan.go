@@ -1,0 +1,342 @@
+package conformance
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/ipfs/go-cid"
+
+	"github.com/ipvm-go/ipvm/spec"
+	"github.com/ipvm-go/ipvm/ucan"
+	wf "github.com/ipvm-go/ipvm/workflow"
+)
+
+// cmdWasmRun is the command of a Wasm task.
+const cmdWasmRun = "/wasm/run"
+
+// workflowCID computes the CID a workflow body is signed by (§5.5), with
+// the reference parser.
+func workflowCID(body []byte) (cid.Cid, error) {
+	w, err := wf.Parse(body, wf.ParseOptions{})
+	if err != nil {
+		return cid.Undef, fmt.Errorf("reference parser refuses the suite's workflow: %w", err)
+	}
+	return w.CID, nil
+}
+
+// container writes tokens in the container format (§3.5) with the given
+// header byte: 'B' base64, 'C' base64url, 'O' gzip+base64, 'P' gzip+base64url.
+func container(form byte, tokens ...[]byte) (string, error) {
+	list := make([]any, len(tokens))
+	for i, t := range tokens {
+		list[i] = t
+	}
+	b, err := spec.EncodeCBOR(map[string]any{"ctn-v1": list})
+	if err != nil {
+		return "", err
+	}
+	if form == 'O' || form == 'P' {
+		var z bytes.Buffer
+		zw := gzip.NewWriter(&z)
+		_, _ = zw.Write(b)
+		if err := zw.Close(); err != nil {
+			return "", err
+		}
+		b = z.Bytes()
+	}
+	switch form {
+	case 'B', 'O':
+		return string(form) + base64.StdEncoding.EncodeToString(b), nil
+	case 'C', 'P':
+		return string(form) + base64.RawURLEncoding.EncodeToString(b), nil
+	}
+	return "", fmt.Errorf("container form %q", form)
+}
+
+// selfToken is an invocation by k on its own authority for the workflow
+// body, in a 'B' container.
+func selfToken(k *ucan.Key, body []byte, opts ...ucan.Option) (string, *ucan.Token, error) {
+	c, err := workflowCID(body)
+	if err != nil {
+		return "", nil, err
+	}
+	inv, err := ucan.InvokeWorkflow(k, k.DID(), c, opts...)
+	if err != nil {
+		return "", nil, err
+	}
+	tok, err := container('B', inv.Bytes())
+	return tok, inv, err
+}
+
+// refused posts body with token and expects status and the UCAN name.
+func (s *suite) refused(ctx context.Context, body []byte, token string, status int, name string) error {
+	r, err := s.post(ctx, body, token)
+	if err != nil {
+		return err
+	}
+	return wantStatus(r, status, name)
+}
+
+// authWorkflow is a small fresh workflow for the UCAN cases.
+func (s *suite) authWorkflow(tag string, fun string) []byte {
+	return workflow("ucan-"+tag, wasm("t", s.guest, fun, s.n(20)))
+}
+
+func ucanCases() []Case {
+	return []Case{
+		{ID: "ucan.self-issued-accepted", Section: "§3.4", Title: "a workflow invocation signed by its own subject runs, and its receipts name that invocation", run: caseUcanSelf},
+		{ID: "ucan.chain-accepted", Section: "§3.2", Title: "an invocation with a valid delegation chain from the subject runs", run: caseUcanChain},
+		{ID: "ucan.forged-signature", Section: "§3.2", Title: "an invocation whose signature does not verify: 401 InvalidSignature", run: caseUcanForged},
+		{ID: "ucan.expired", Section: "§3.2", Title: "an expired invocation: 401 Expired", run: caseUcanExpired},
+		{ID: "ucan.wrong-audience", Section: "§3.2", Title: "an invocation addressed to another node: 403 InvalidAudience", run: caseUcanAudience},
+		{ID: "ucan.other-workflow", Section: "§3.4", Title: "an invocation for another workflow body: 403 InvalidClaim", run: caseUcanOtherWorkflow},
+		{ID: "ucan.issuer-not-subject", Section: "§3.2", Title: "no proofs and iss ≠ sub: 403 InvalidClaim", run: caseUcanIssNotSub},
+		{ID: "ucan.unavailable-proof", Section: "§3.2", Title: "a proof listed in prf but not supplied: 401 UnavailableProof", run: caseUcanUnavailable},
+		{ID: "ucan.not-yet-valid", Section: "§3.2", Title: "a delegation with nbf in the future: 401 TooEarly", run: caseUcanTooEarly},
+		{ID: "ucan.command-not-covered", Section: "§3.4", Title: "a delegation for another command than the tasks': 403 InvalidClaim", run: caseUcanCmd},
+		{ID: "ucan.policy-mismatch", Section: "§3.3", Title: "a task outside the delegation's policy: 403 MatchError", run: caseUcanPolicy},
+		{ID: "ucan.replayed", Section: "§3.2", Title: "the same invocation twice: the second is 403 Replayed", run: caseUcanReplay},
+		{ID: "ucan.delegations-only", Section: "§3.5", Title: "a bearer of delegations without an invocation is refused (401)", run: caseUcanDelegationsOnly},
+		{ID: "ucan.container-forms", Section: "§3.5", Title: "containers in the C, O and P forms are read", run: caseUcanForms},
+		{ID: "ucan.bad-authorization", Section: "§10", Title: "an Authorization header that is not a bearer container: 401", run: caseUcanBadHeader},
+	}
+}
+
+func caseUcanSelf(ctx context.Context, s *suite) error {
+	body := s.authWorkflow("self", "add_one")
+	tok, inv, err := selfToken(s.alice, body, ucan.WithAudience(s.nodeDID))
+	if err != nil {
+		return err
+	}
+	st, err := s.run(ctx, body, tok)
+	if err != nil {
+		return err
+	}
+	if err := wantOK(st, "t", s.n(20)+1); err != nil {
+		return err
+	}
+	re, _ := st.ev("t")
+	rc, err := s.verifiedReceipt(ctx, re.Receipt, re.Task)
+	if err != nil {
+		return err
+	}
+	if !rc.Inv.Equals(inv.CID) {
+		return fmt.Errorf("receipt inv %v, want the invocation %s (§4.1)", rc.Inv, inv.CID)
+	}
+	return nil
+}
+
+// chain returns a delegation from alice (the subject) to bob for cmd
+// with pol, and bob's invocation for body with it, as a container.
+func (s *suite) chain(body []byte, cmd string, pol string, dopts ...ucan.Option) (string, error) {
+	if pol != "" {
+		p, err := ucan.ParsePolicyJSON([]byte(pol))
+		if err != nil {
+			return "", err
+		}
+		dopts = append(dopts, ucan.WithPolicy(p))
+	}
+	d, err := ucan.Delegate(s.alice, s.bob.DID(), cmd, dopts...)
+	if err != nil {
+		return "", err
+	}
+	c, err := workflowCID(body)
+	if err != nil {
+		return "", err
+	}
+	inv, err := ucan.InvokeWorkflow(s.bob, s.alice.DID(), c, ucan.WithProofs(d.CID))
+	if err != nil {
+		return "", err
+	}
+	return container('B', inv.Bytes(), d.Bytes())
+}
+
+func caseUcanChain(ctx context.Context, s *suite) error {
+	body := s.authWorkflow("chain", "add_one")
+	tok, err := s.chain(body, cmdWasmRun, fmt.Sprintf(`[["==", ".fun", "add_one"], ["==", ".mod", {"/": %q}]]`, s.guest))
+	if err != nil {
+		return err
+	}
+	st, err := s.run(ctx, body, tok)
+	if err != nil {
+		return err
+	}
+	return wantOK(st, "t", s.n(20)+1)
+}
+
+func caseUcanForged(ctx context.Context, s *suite) error {
+	body := s.authWorkflow("forged", "add_one")
+	_, inv, err := selfToken(s.alice, body)
+	if err != nil {
+		return err
+	}
+	b := append([]byte(nil), inv.Bytes()...)
+	b[10] ^= 0x01 // inside the 64-byte signature, after 82 58 40
+	tok, err := container('B', b)
+	if err != nil {
+		return err
+	}
+	return s.refused(ctx, body, tok, http.StatusUnauthorized, "InvalidSignature")
+}
+
+func caseUcanExpired(ctx context.Context, s *suite) error {
+	body := s.authWorkflow("expired", "add_one")
+	tok, _, err := selfToken(s.alice, body, ucan.WithExpiration(time.Now().Add(-time.Hour)), ucan.WithIssuedAt(time.Now().Add(-2*time.Hour)))
+	if err != nil {
+		return err
+	}
+	return s.refused(ctx, body, tok, http.StatusUnauthorized, "Expired")
+}
+
+func caseUcanAudience(ctx context.Context, s *suite) error {
+	body := s.authWorkflow("audience", "add_one")
+	tok, _, err := selfToken(s.alice, body, ucan.WithAudience(s.bob.DID()))
+	if err != nil {
+		return err
+	}
+	return s.refused(ctx, body, tok, http.StatusForbidden, "InvalidAudience")
+}
+
+func caseUcanOtherWorkflow(ctx context.Context, s *suite) error {
+	body := s.authWorkflow("other", "add_one")
+	tok, _, err := selfToken(s.alice, s.authWorkflow("other-signed", "add_one"))
+	if err != nil {
+		return err
+	}
+	return s.refused(ctx, body, tok, http.StatusForbidden, "InvalidClaim")
+}
+
+func caseUcanIssNotSub(ctx context.Context, s *suite) error {
+	body := s.authWorkflow("iss-sub", "add_one")
+	c, err := workflowCID(body)
+	if err != nil {
+		return err
+	}
+	inv, err := ucan.InvokeWorkflow(s.bob, s.alice.DID(), c)
+	if err != nil {
+		return err
+	}
+	tok, err := container('B', inv.Bytes())
+	if err != nil {
+		return err
+	}
+	return s.refused(ctx, body, tok, http.StatusForbidden, "InvalidClaim")
+}
+
+func caseUcanUnavailable(ctx context.Context, s *suite) error {
+	body := s.authWorkflow("unavailable", "add_one")
+	d, err := ucan.Delegate(s.alice, s.bob.DID(), cmdWasmRun)
+	if err != nil {
+		return err
+	}
+	c, err := workflowCID(body)
+	if err != nil {
+		return err
+	}
+	inv, err := ucan.InvokeWorkflow(s.bob, s.alice.DID(), c, ucan.WithProofs(d.CID))
+	if err != nil {
+		return err
+	}
+	tok, err := container('B', inv.Bytes()) // the delegation is left out
+	if err != nil {
+		return err
+	}
+	return s.refused(ctx, body, tok, http.StatusUnauthorized, "UnavailableProof")
+}
+
+func caseUcanTooEarly(ctx context.Context, s *suite) error {
+	body := s.authWorkflow("nbf", "add_one")
+	tok, err := s.chain(body, cmdWasmRun, "", ucan.WithNotBefore(time.Now().Add(time.Hour)))
+	if err != nil {
+		return err
+	}
+	return s.refused(ctx, body, tok, http.StatusUnauthorized, "TooEarly")
+}
+
+func caseUcanCmd(ctx context.Context, s *suite) error {
+	body := s.authWorkflow("cmd", "add_one")
+	tok, err := s.chain(body, "/wasmx", "")
+	if err != nil {
+		return err
+	}
+	return s.refused(ctx, body, tok, http.StatusForbidden, "InvalidClaim")
+}
+
+func caseUcanPolicy(ctx context.Context, s *suite) error {
+	body := s.authWorkflow("policy", "add_one")
+	tok, err := s.chain(body, cmdWasmRun, `[["==", ".fun", "add"]]`)
+	if err != nil {
+		return err
+	}
+	return s.refused(ctx, body, tok, http.StatusForbidden, "MatchError")
+}
+
+func caseUcanReplay(ctx context.Context, s *suite) error {
+	body := s.authWorkflow("replay", "add_one")
+	tok, _, err := selfToken(s.alice, body)
+	if err != nil {
+		return err
+	}
+	if _, err := s.submit(ctx, body, tok); err != nil {
+		return fmt.Errorf("first use: %w", err)
+	}
+	return s.refused(ctx, body, tok, http.StatusForbidden, "Replayed")
+}
+
+func caseUcanDelegationsOnly(ctx context.Context, s *suite) error {
+	body := s.authWorkflow("dlg-only", "add_one")
+	d, err := ucan.Delegate(s.alice, s.nodeDID, cmdWasmRun)
+	if err != nil {
+		return err
+	}
+	tok, err := container('B', d.Bytes())
+	if err != nil {
+		return err
+	}
+	r, err := s.post(ctx, body, tok)
+	if err != nil {
+		return err
+	}
+	return wantStatus(r, http.StatusUnauthorized)
+}
+
+func caseUcanForms(ctx context.Context, s *suite) error {
+	for _, form := range []byte{'C', 'O', 'P'} {
+		body := workflow("ucan-form-"+string(form), wasm("t", s.guest, "add_one", s.n(21)))
+		c, err := workflowCID(body)
+		if err != nil {
+			return err
+		}
+		inv, err := ucan.InvokeWorkflow(s.alice, s.alice.DID(), c)
+		if err != nil {
+			return err
+		}
+		tok, err := container(form, inv.Bytes())
+		if err != nil {
+			return err
+		}
+		if _, err := s.submit(ctx, body, tok); err != nil {
+			return fmt.Errorf("container form %c: %w", form, err)
+		}
+	}
+	return nil
+}
+
+func caseUcanBadHeader(ctx context.Context, s *suite) error {
+	body := s.authWorkflow("header", "add_one")
+	for _, h := range []string{"Basic dXNlcjpwYXNz", "Bearer", "Bearer !!!not-a-container!!!"} {
+		r, err := s.do(ctx, http.MethodPost, "/v1/workflows", bytes.NewReader(body), map[string]string{"Content-Type": "application/json", "Authorization": h})
+		if err != nil {
+			return err
+		}
+		if err := wantStatus(r, http.StatusUnauthorized); err != nil {
+			return fmt.Errorf("Authorization %q: %w", h, err)
+		}
+	}
+	return nil
+}
