@@ -106,6 +106,27 @@ func BenchmarkPutReceiptSerial(b *testing.B) {
 	b.ReportMetric(float64(s.sync.syncs.Load()-start)/float64(b.N), "fsyncs/op")
 }
 
+// BenchmarkFileAppendSync is the floor of BenchmarkPutReceiptSerial: append
+// the same bytes a receipt write adds (receipt and index entry) to a plain
+// file and fsync it.
+func BenchmarkFileAppendSync(b *testing.B) {
+	f, err := os.Create(b.TempDir() + "/log")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	pool := benchPool(b, 1)
+	rec := append(append([]byte{}, pool[0].b...), pool[0].b...)
+	for b.Loop() {
+		if _, err := f.Write(rec); err != nil {
+			b.Fatal(err)
+		}
+		if err := f.Sync(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkPutReceiptParallel is 64 concurrent durable writers (as a
 // workflow's worker pool finishing tasks), sharing fsyncs by group commit.
 func BenchmarkPutReceiptParallel(b *testing.B) {

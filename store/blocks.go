@@ -33,7 +33,7 @@ func (s *Store) PutBlock(ctx context.Context, c cid.Cid, b []byte) error {
 	}); err != nil {
 		return fmt.Errorf("store: put block %s: %w", c, err)
 	}
-	s.sync.committed()
+	s.sync.committed(len(b))
 	return nil
 }
 

@@ -101,7 +101,11 @@ func (c *committer) loop() {
 func (c *committer) commit(batch []*commitReq) {
 	for len(batch) > 0 {
 		n, err := c.commitSome(batch)
-		seq := c.sync.committed()
+		longest := 0
+		for _, r := range batch[:n] {
+			longest = max(longest, r.rcpt.ByteLen()+len(r.b)) // the index value
+		}
+		seq := c.sync.committed(longest)
 		if err == nil {
 			c.receipts.Add(uint64(n))
 		}

@@ -41,12 +41,14 @@
 //
 // Syncs are group commits. Concurrent receipt writes are gathered by one
 // committer goroutine into a single badger transaction, and one syncer
-// goroutine runs db.Sync for every write committed before it started, so
-// concurrent durable writers share one fsync; the next batch commits while
-// the previous one syncs. After each db.Sync the syncer also fsyncs log
-// files badger rotated away from, which db.Sync does not cover. A failed
-// fsync is sticky (ErrSyncFailed): the store refuses durable writes from
-// then on, since the kernel may have dropped the unsynced pages.
+// goroutine fsyncs badger's logs for every write committed before its round
+// started, so concurrent durable writers share one fsync; the next batch
+// commits while the previous one syncs. A round fsyncs the current memtable
+// log, the current value log only if a value large enough to go there was
+// written since its last fsync, and, once, every log badger rotated away from
+// (which db.Sync would miss). A failed fsync is sticky (ErrSyncFailed): the
+// store refuses durable writes from then on, since the kernel may have
+// dropped the unsynced pages.
 //
 // A method that returns an error may still have written (for instance when
 // ctx ends while it waits for the sync); it never reports a write it has

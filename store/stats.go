@@ -10,7 +10,7 @@ type Stats struct {
 	// ReceiptsCommitted counts receipts written by PutReceipt and
 	// PutReceiptNoSync.
 	ReceiptsCommitted uint64
-	// Syncs counts group-commit fsync rounds (db.Sync calls); with
+	// Syncs counts group-commit rounds that fsynced badger's logs; with
 	// ReceiptsCommitted it gives the receipts a sync carried.
 	Syncs uint64
 }

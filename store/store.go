@@ -82,7 +82,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("store: open %s: %w", dir, err)
 	}
-	y := newSyncer(db, dir)
+	y := newSyncer(db, dir, opts.ValueThreshold)
 	s := &Store{db: db, dir: dir, release: release, sync: y, commit: newCommitter(db, y)}
 	go s.sync.loop()
 	go s.commit.loop()
@@ -163,7 +163,7 @@ func (s *Store) set(ctx context.Context, prefix string, c cid.Cid, v []byte, wha
 	}); err != nil {
 		return fmt.Errorf("store: %s %s: %w", what, c, err)
 	}
-	seq := s.sync.committed()
+	seq := s.sync.committed(len(v))
 	if !durable {
 		return nil
 	}

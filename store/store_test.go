@@ -525,6 +525,29 @@ func TestSyncRotatedLogs(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
+	// Receipts alone stay out of the value log: no value-log fsync is due.
+	task, rcpt, b := fakeReceipt(t, 1, 300)
+	if err := s.PutReceipt(ctx, task, rcpt, b); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.sync.vlogWrites.Load(); n != 0 {
+		t.Errorf("a receipt counted as %d value-log writes", n)
+	}
+	mems := 0
+	for name := range s.sync.finished {
+		if strings.HasSuffix(name, ".mem") {
+			mems++
+		}
+	}
+	ents, _ := os.ReadDir(s.Dir())
+	for _, e := range ents {
+		if strings.HasSuffix(e.Name(), ".mem") {
+			mems++
+		}
+	}
+	if mems == 0 {
+		t.Fatal("no badger .mem log in the store directory: syncLogs relies on badger's file names")
+	}
 	if _, _, err := s.AddFile(ctx, bytes.NewReader(blobData(1)[:400<<10])); err != nil {
 		t.Fatal(err)
 	}
@@ -538,6 +561,9 @@ func TestSyncRotatedLogs(t *testing.T) {
 		if strings.HasSuffix(name, ".vlog") {
 			vlogs++
 		}
+	}
+	if w := s.sync.vlogWrites.Load(); w == 0 {
+		t.Error("blob chunks were not counted as value-log writes")
 	}
 	if vlogs < 3 {
 		t.Errorf("%d rotated value logs synced, want at least 3 (finished: %v)", vlogs, s.sync.finished)

@@ -90,7 +90,7 @@ func (s *Store) SeeInvocation(ctx context.Context, c cid.Cid, exp time.Time) (al
 		return false, fmt.Errorf("store: see invocation %s: %w", c, err)
 	}
 	if !alreadySeen {
-		s.sync.committed()
+		s.sync.committed(0)
 	}
 	return alreadySeen, nil
 }

@@ -59,7 +59,7 @@ func (s *Store) PutWorkflow(ctx context.Context, c cid.Cid, b []byte) error {
 	if err != nil {
 		return fmt.Errorf("store: put workflow %s: %w", c, err)
 	}
-	s.sync.committed()
+	s.sync.committed(8 + len(b))
 	return nil
 }
 
