@@ -55,6 +55,7 @@ The repo (identity, config, store) is $IPVM_PATH or ~/.ipvm, created on first us
 		newDaemonCmd(e),
 		newPeersCmd(e),
 		newBenchCmd(e),
+		newConformanceCmd(e),
 	)
 	return root
 }
