@@ -37,6 +37,26 @@ type Config struct {
 	// TrustedIssuers lists DIDs whose receipts are accepted from any
 	// provider, besides receipts issued by the provider itself.
 	TrustedIssuers []string `json:"trustedIssuers,omitempty"`
+	// Placement configures remote execution and placement.
+	Placement Placement `json:"placement"`
+}
+
+// Placement configures where tasks run (SPEC §11.x).
+type Placement struct {
+	// Local runs every task on this node: no offers are consulted and no
+	// task is sent to a peer. Pins to a peer then fail.
+	Local bool `json:"local,omitempty"`
+	// NoServe refuses /ipvm/invoke/1.0.0: this node runs no task for
+	// peers (it still serves its offer, saying so by offering no command).
+	NoServe bool `json:"noServe,omitempty"`
+	// AllowInvokers lists the DIDs whose invocations this node runs for
+	// peers: the invocation's issuer or its chain's subject must be one of
+	// them. Empty means any valid invocation (open compute).
+	AllowInvokers []string `json:"allowInvokers,omitempty"`
+	// Timeout bounds one remote run, from the request to the verified
+	// receipt. Zero means 30s; the libp2p stream timeout of both hosts
+	// caps it too.
+	Timeout Duration `json:"timeout,omitempty"`
 }
 
 // Limits are caps on one task.
@@ -106,6 +126,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.Network.LookupTimeout == 0 {
 		c.Network.LookupTimeout = d.Network.LookupTimeout
+	}
+	if c.Placement.Timeout == 0 {
+		c.Placement.Timeout = Duration(30 * time.Second)
 	}
 	return c
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"time"
 
@@ -92,6 +93,7 @@ func (n *Node) Run(ctx context.Context, wf *workflow.Workflow, opts RunOptions) 
 		_ = n.store.PutWorkflow(ctx, wf.CID, b) // a record for listings; not needed to run
 	}
 
+	ctx = context.WithValue(ctx, workflowKey{}, wf) // for placement
 	s := workflow.NewScheduler(wf)
 	results := make(chan taskResult)
 	events := make(map[string]Event, len(wf.Tasks))
@@ -178,7 +180,7 @@ func (n *Node) step(ctx context.Context, st workflow.Step, inv *Grant, onStart f
 		if err != nil {
 			return Event{}, err
 		}
-		if hit == nil {
+		if _, isServed := servedFrom(ctx); hit == nil && !isServed { // a caller that sends a task has looked
 			if hit, err = n.fromNetwork(ctx, t.CID); err != nil {
 				return Event{}, err
 			}
@@ -203,17 +205,7 @@ func (n *Node) step(ctx context.Context, st workflow.Step, inv *Grant, onStart f
 	if onStart != nil {
 		onStart(t.Name)
 	}
-	req := exec.Request{
-		Module:   w.Mod,
-		Function: w.Fun,
-		Params:   w.Params,
-		Limits:   limitsOf(t.Meta),
-	}
-	out, stats, err := n.execute(ctx, req)
-	if err != nil {
-		return Event{}, err
-	}
-	return n.finishTask(ctx, ev, inv, out, &stats)
+	return n.runPlaced(ctx, st, w, ev, inv)
 }
 
 // RunTask runs one task outside a workflow (its args must hold no
@@ -267,11 +259,19 @@ func (n *Node) execute(ctx context.Context, req exec.Request) (spec.Result, exec
 // finishTask signs the task's receipt, stores it durably and returns its
 // event.
 func (n *Node) finishTask(ctx context.Context, ev Event, g *Grant, out spec.Result, stats *exec.Stats) (Event, error) {
+	return n.finishTaskMeta(ctx, ev, g, out, stats, nil)
+}
+
+// finishTaskMeta is finishTask with extra receipt meta (placement). A
+// task run for a peer whose inputs the peer resolved is neither stored nor
+// provided here: its receipt only goes back to the peer.
+func (n *Node) finishTaskMeta(ctx context.Context, ev Event, g *Grant, out spec.Result, stats *exec.Stats, extra map[string]any) (Event, error) {
 	inv, err := g.invocation(ctx, n)
 	if err != nil {
 		return Event{}, err
 	}
 	meta := map[string]any{"executor": n.DID()}
+	maps.Copy(meta, extra)
 	if stats != nil {
 		meta["duration"] = stats.Duration.Nanoseconds()
 		meta["memory"] = int64(stats.PeakMemoryBytes)
@@ -287,6 +287,10 @@ func (n *Node) finishTask(ctx context.Context, ev Event, g *Grant, out spec.Resu
 	rc, b, err := n.issue(ev.Task, inv, out, meta)
 	if err != nil {
 		return Event{}, err
+	}
+	if s, ok := servedFrom(ctx); ok && s.callerInputs {
+		ev.Receipt, ev.Out, ev.Bytes = rc, out, b
+		return ev, nil
 	}
 	put := n.store.PutReceipt
 	if ctx.Value(noSyncKey{}) != nil {
@@ -381,6 +385,7 @@ func (n *Node) AddBlob(ctx context.Context, r io.Reader) (cid.Cid, uint64, error
 	defer n.leave()
 	c, size, err := n.store.AddFile(ctx, r)
 	if err == nil {
+		n.held.add(c, size)
 		n.provideBlob(ctx, c)
 	}
 	return c, size, err

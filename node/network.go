@@ -60,6 +60,7 @@ func (n *Node) startNetwork(ctx context.Context, o NetworkOptions) error {
 		return fmt.Errorf("node: network: %w", err)
 	}
 	n.net = h
+	n.startPlacement()
 	return nil
 }
 

@@ -81,6 +81,9 @@ type Node struct {
 
 	metrics *Metrics
 
+	// held lists blobs added or used recently, for the offer.
+	held heldBlobs
+
 	mu      sync.Mutex
 	closed  bool
 	running sync.WaitGroup

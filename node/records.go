@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 
 	"github.com/ipfs/go-cid"
 
-	"github.com/ipvm-go/ipvm/invocation"
 	"github.com/ipvm-go/ipvm/spec"
 	"github.com/ipvm-go/ipvm/store"
 )
@@ -63,31 +61,4 @@ func (n *Node) BlobSize(ctx context.Context, c cid.Cid) (uint64, error) {
 		return 0, fmt.Errorf("%w: blob %s", ErrNotFound, c)
 	}
 	return s, err
-}
-
-// Offer describes what this node offers to run: commands, the limits it
-// accepts, its load and host labels.
-type Offer struct {
-	DID      string            `json:"did"`
-	Commands []string          `json:"commands"`
-	Limits   Limits            `json:"limits"`
-	Workers  int               `json:"workers"`
-	Busy     int               `json:"busy"`
-	Labels   map[string]string `json:"labels,omitempty"`
-}
-
-// Offer returns this node's current offer.
-func (n *Node) Offer(ctx context.Context) (Offer, error) {
-	workers := n.cfg.Workers
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
-	return Offer{
-		DID:      n.DID(),
-		Commands: []string{invocation.CmdWasmRun},
-		Limits:   n.cfg.Limits,
-		Workers:  workers,
-		Busy:     len(n.workers),
-		Labels:   n.cfg.Labels,
-	}, nil
 }

@@ -56,6 +56,9 @@ const (
 	ErrNameUnsupportedCommand = "UnsupportedCommand"
 	// ErrNameCanceled: the node stopped before the task finished.
 	ErrNameCanceled = "Canceled"
+	// ErrNameUnplaceable: no node satisfies the task's placement
+	// constraints (a pin, labels, block lists), or every candidate failed.
+	ErrNameUnplaceable = "Unplaceable"
 	// ErrNameInternal: the node failed for a reason of its own.
 	ErrNameInternal = "Internal"
 )
