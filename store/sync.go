@@ -1,12 +1,14 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -127,9 +129,9 @@ func (y *syncer) syncLogs() error {
 		return err
 	}
 	present := make(map[string]bool, len(ents))
-	// badger names logs by a zero-padded number (%05d.mem, %06d.vlog), so the
-	// directory order (sorted by name) is the order of creation and the last
-	// of each kind is the one being written.
+	// badger names logs by a zero-padded, growing number (%05d.mem,
+	// %06d.vlog): sorted by length then name, the last of each kind is the
+	// one being written (plain name order would break past 99999.mem).
 	for _, ext := range []string{".mem", ".vlog"} {
 		var names []string
 		for _, e := range ents {
@@ -138,6 +140,9 @@ func (y *syncer) syncLogs() error {
 				present[e.Name()] = true
 			}
 		}
+		slices.SortFunc(names, func(a, b string) int {
+			return cmp.Or(cmp.Compare(len(a), len(b)), strings.Compare(a, b))
+		})
 		for i, name := range names {
 			current := i == len(names)-1
 			if y.finished[name] || (current && ext == ".vlog" && vw == y.vlogSynced) {
