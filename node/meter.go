@@ -13,10 +13,9 @@ import (
 	"github.com/ipvm-go/ipvm/node/exec"
 )
 
-// initialFuel is what a module's start function and _initialize may spend
-// during instantiation, before the task's own budget is set; the wall-time
-// limit bounds them too.
-const initialFuel = 1 << 50
+// initialFuel is what a module's start section may spend during
+// instantiation, before the task's own budget is set.
+const initialFuel = 10_000_000_000
 
 // FuelMeter meters every task with deterministic fuel (package fuel): the
 // module is instrumented once per module CID, the task's budget is set in

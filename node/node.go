@@ -136,6 +136,9 @@ func Open(repo *Repo, opts Options) (*Node, error) {
 		CacheDir:       cacheDir,
 		Meter:          meter,
 		MaxFuel:        uint64(cfg.Limits.Fuel),
+		// Wall time stays enforced by wazero's close-on-context-done even
+		// with fuel: compiled code does not see a fuel global written
+		// from another goroutine during a call (RATIONALE.md, Fuel).
 		NoWallTimeStop: false,
 		Logger:         log,
 	})

@@ -330,11 +330,8 @@ func (r *run) call(ctx context.Context, en *entry, abi ABI, st *Stats) (res spec
 	if _, _, over := r.mem.state(); over {
 		return spec.Fail(spec.Failf(spec.ErrNameMemoryLimit, "module's initial memory exceeds the limit of %d bytes", r.lim.MemoryBytes))
 	}
-	if en.info.exports["_initialize"] != nil && abi != ABIWASI {
-		if _, err := mod.ExportedFunction("_initialize").Call(ctx); err != nil {
-			return spec.Fail(r.classify(ctx, err, "_initialize"))
-		}
-	}
+	// The budget is set before _initialize, so that a reactor's runtime
+	// initialization is metered (and stopped) like the call itself.
 	if m := r.e.cfg.Meter; m != nil {
 		if err := m.Start(ctx, mod, r.lim.Fuel); err != nil {
 			return spec.Fail(spec.Failf(spec.ErrNameBadModule, "fuel: %v", err))
@@ -346,6 +343,11 @@ func (r *run) call(ctx context.Context, en *entry, abi ABI, st *Stats) (res spec
 				res = spec.Fail(spec.Failf(spec.ErrNameOutOfFuel, "fuel budget of %d used up", r.lim.Fuel))
 			}
 		}()
+	}
+	if en.info.exports["_initialize"] != nil && abi != ABIWASI {
+		if _, err := mod.ExportedFunction("_initialize").Call(ctx); err != nil {
+			return spec.Fail(r.classify(ctx, err, "_initialize"))
+		}
 	}
 	var f *spec.Failure
 	var out any
