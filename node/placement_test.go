@@ -18,19 +18,29 @@ import (
 )
 
 // clusterWith starts k nodes on loopback like startCluster, with each
-// repo's config adjusted by cfg first; node 0 is the bootstrap peer.
-func clusterWith(t testing.TB, k int, cfg func(i int, c *Config)) []*Node {
+// repo's config adjusted by cfg first (ids are every node's peer ID, known
+// before any opens); node 0 is the bootstrap peer.
+func clusterWith(t testing.TB, k int, cfg func(i int, c *Config, ids []string)) []*Node {
 	t.Helper()
-	var nodes []*Node
-	var boot []string
-	for i := range k {
+	var repos []*Repo
+	var ids []string
+	for range k {
 		repo, err := OpenRepo(t.TempDir())
 		if err != nil {
 			t.Fatal(err)
 		}
+		id, err := repo.PeerID()
+		if err != nil {
+			t.Fatal(err)
+		}
+		repos, ids = append(repos, repo), append(ids, id.String())
+	}
+	var nodes []*Node
+	var boot []string
+	for i, repo := range repos {
 		repo.Config.Network.LookupTimeout = Duration(2 * time.Second)
 		if cfg != nil {
-			cfg(i, &repo.Config)
+			cfg(i, &repo.Config, ids)
 		}
 		n, err := Open(repo, Options{Network: &NetworkOptions{
 			Listen:    []string{"/ip4/127.0.0.1/tcp/0"},

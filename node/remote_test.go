@@ -1,0 +1,210 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/ipfs/go-cid"
+
+	"github.com/ipvm-go/ipvm/receipt"
+	"github.com/ipvm-go/ipvm/spec"
+	"github.com/ipvm-go/ipvm/store/unixfs"
+	"github.com/ipvm-go/ipvm/ucan"
+	"github.com/ipvm-go/ipvm/workflow"
+)
+
+// TestPlacementRules: label constraints and pins, a rule per case,
+// including workflows no node can satisfy (a clear error naming the
+// constraint). D bootstraps; A (region=us) runs the workflows; B
+// (region=eu) and C (region=eu, disk=ssd) hold a 2 MB input.
+func TestPlacementRules(t *testing.T) {
+	labels := []map[string]string{nil, {"region": "us"}, {"region": "eu"}, {"region": "eu", "disk": "ssd"}}
+	nodes := clusterWith(t, 4, func(i int, c *Config, _ []string) { c.Labels = labels[i] })
+	a, b, c := nodes[1], nodes[2], nodes[3]
+	moved := func(n *Node) uint64 { return blockTraffic(n).In }
+	mod := addBytes(t, a, paddedModule(t, 20<<10))
+	small := randomBlob(t, b, 1<<10)
+	waitHolders(t, a, small)
+	waitHolders(t, b, mod)
+	waitHolders(t, c, mod)
+	id := func(n *Node) string { return n.Network().ID().String() }
+
+	for _, tc := range []struct {
+		name    string
+		input   string // "big" or "small"
+		meta    string
+		on      []*Node // acceptable executors; nil: an error result
+		errHas  string
+		data    bool // the data must move to the executor
+	}{
+		{name: "label picks an eu node", input: "small", meta: `{"labels":{"region":"eu"}}`, on: []*Node{b, c}},
+		{name: "two labels pick C", input: "small", meta: `{"labels":{"region":"eu","disk":"ssd"}}`, on: []*Node{c}},
+		{name: "own label keeps it local", input: "big", meta: `{"labels":{"region":"us"}}`, on: []*Node{a}, data: true},
+		{name: "no node matches", input: "small", meta: `{"labels":{"region":"mars"}}`, errHas: "labels {region=mars} matched by none"},
+		{name: "pin local moves the data", input: "big", meta: `{"on":"local"}`, on: []*Node{a}, data: true},
+		{name: "pin a peer moves the code", input: "small", meta: `{"on":"` + id(c) + `"}`, on: []*Node{c}},
+		{name: "pin a peer whose labels do not match", input: "small", meta: `{"on":"` + id(b) + `","labels":{"disk":"ssd"}}`, errHas: "label disk=ssd not matched"},
+		{name: "pin an unknown peer", input: "small", meta: `{"on":"12D3KooWLRPJAA5o6F6FfwCvDRBnhsbYw4eXSWNTKEbxqhWbbM5Y"}`, errHas: "not a known peer"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := small
+			if tc.input == "big" { // a fresh 2 MB input on B and C
+				data := make([]byte, 2<<20)
+				_, _ = rand.Read(data)
+				in = addBytes(t, b, data)
+				addBytes(t, c, data)
+				waitHolders(t, a, in)
+			}
+			before := moved(a)
+			ev := runOne(t, a, echoWorkflow(t, mod, in, tc.meta))
+			if got := moved(a) - before; tc.data != (got >= 2<<20) {
+				t.Fatalf("A received %d block bytes; data moved should be %v", got, tc.data)
+			}
+			if tc.on == nil {
+				if ev.Out.Err == nil || ev.Out.Err.Name != spec.ErrNameUnplaceable || !strings.Contains(ev.Out.Err.Message, tc.errHas) {
+					t.Fatalf("got %+v, want Unplaceable naming %q", ev.Out, tc.errHas)
+				}
+				return
+			}
+			if !ev.Out.IsOk() {
+				t.Fatalf("result %+v", ev.Out)
+			}
+			ok := false
+			for _, n := range tc.on {
+				if (n == a && ev.From == "") || ev.From == id(n) {
+					placementOf(t, ev, n.DID())
+					ok = true
+				}
+			}
+			if !ok {
+				t.Fatalf("ran on %q", ev.From)
+			}
+		})
+	}
+}
+
+// TestPlacementBlockLists: a node never sends work to a peer it blocks
+// (A blocks B: the input's other holder D runs it), and a node refuses to
+// run a module it blocks, for peers too (C blocks the module: a task
+// pinned on C comes back as C's BadModule receipt).
+func TestPlacementBlockLists(t *testing.T) {
+	modBytes := paddedModule(t, 20<<10)
+	modCID, _, err := unixfs.Add(context.Background(), bytes.NewReader(modBytes), func(context.Context, cid.Cid, []byte) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes := clusterWith(t, 4, func(i int, c *Config, ids []string) {
+		switch i {
+		case 1:
+			c.BlockPeers = []string{ids[2]}
+		case 3:
+			c.BlockModules = []string{modCID.String()}
+		}
+	})
+	d, a, b, c := nodes[0], nodes[1], nodes[2], nodes[3]
+	if mod := addBytes(t, a, modBytes); !mod.Equals(modCID) {
+		t.Fatalf("module CID %s, want %s", mod, modCID)
+	}
+	data := make([]byte, 2<<20)
+	_, _ = rand.Read(data)
+	input := addBytes(t, b, data)
+	addBytes(t, d, data)
+	waitHolders(t, a, input)
+	waitHolders(t, d, modCID)
+
+	ev := runOne(t, a, echoWorkflow(t, modCID, input, ""))
+	if !ev.Out.IsOk() || ev.From != d.Network().ID().String() {
+		t.Fatalf("from %q: %+v", ev.From, ev.Out)
+	}
+	if b.Executions() != 0 {
+		t.Fatal("the blocked peer ran the task")
+	}
+	pm := placementOf(t, ev, d.DID())
+	for _, e := range pm["candidates"].([]any) {
+		m := e.(map[string]any)
+		if m["peer"] == b.Network().ID().String() && !strings.Contains(m["excluded"].(string), "block list") {
+			t.Fatalf("B is a candidate despite the block list: %v", pm["candidates"])
+		}
+	}
+
+	ev = runOne(t, a, echoWorkflow(t, modCID, input, `{"on":"`+c.Network().ID().String()+`"}`))
+	if ev.From != c.Network().ID().String() || ev.Out.Err == nil || ev.Out.Err.Name != spec.ErrNameBadModule || c.Executions() != 0 {
+		t.Fatalf("from %q: %+v", ev.From, ev.Out)
+	}
+}
+
+// TestRemoteFailover: the chosen peer dies mid-task; the task finishes on
+// the next candidate, whose receipt verifies, and the failure is recorded
+// in the receipt's meta. Sending the same (invocation, task) again to the
+// peer that ran it is refused as a replay.
+func TestRemoteFailover(t *testing.T) {
+	nodes := clusterWith(t, 4, nil)
+	a, b, c := nodes[1], nodes[2], nodes[3]
+	mod := addBytes(t, a, paddedModule(t, 20<<10))
+	data := make([]byte, 4<<20)
+	_, _ = rand.Read(data)
+	input := addBytes(t, b, data)
+	addBytes(t, c, data)
+	waitHolders(t, a, input)
+	waitHolders(t, b, mod)
+	waitHolders(t, c, mod)
+
+	var mu sync.Mutex
+	var killed *Node
+	invokeHook = func(n *Node) {
+		mu.Lock()
+		defer mu.Unlock()
+		if killed == nil {
+			killed = n
+			_ = n.Network().Close() // the peer dies with the task in hand
+		}
+	}
+	t.Cleanup(func() { invokeHook = nil })
+
+	wf := echoWorkflow(t, mod, input, "")
+	ev := runOne(t, a, wf)
+	if killed == nil {
+		t.Fatal("no peer was asked")
+	}
+	survivor := b
+	if killed == b {
+		survivor = c
+	}
+	if !ev.Out.IsOk() || ev.From != survivor.Network().ID().String() {
+		t.Fatalf("from %q (survivor %s): %+v", ev.From, survivor.Network().ID(), ev.Out)
+	}
+	pm := placementOf(t, ev, survivor.DID())
+	fb, _ := pm["fallback"].([]any)
+	if len(fb) != 1 || fb[0].(map[string]any)["peer"] != killed.Network().ID().String() {
+		t.Fatalf("fallback %v", pm["fallback"])
+	}
+	stored, err := a.Receipt(context.Background(), ev.Task)
+	if err != nil || !stored.Verified {
+		t.Fatalf("stored receipt: %v %+v", err, stored)
+	}
+
+	// The survivor refuses the same (invocation, task) a second time.
+	s, err := receipt.Decode(ev.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &Grant{wf: wf.CID, inv: s.Inv}
+	g.once.Do(func() {})
+	st := workflow.Step{Task: wf.Tasks[0], Args: wf.Tasks[0].Task.Args}
+	req, err := a.newInvokeRequest(context.Background(), wf, st, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = a.invokeRemote(context.Background(), survivor.Network().ID(), req, Event{Name: "echo", Task: ev.Task}, g)
+	if !errors.Is(err, ErrRemoteRun) || !strings.Contains(err.Error(), ucan.NameReplayed) {
+		t.Fatalf("replay: %v", err)
+	}
+	if survivor.Executions() != 1 {
+		t.Fatalf("survivor executed %d times", survivor.Executions())
+	}
+}
