@@ -35,12 +35,12 @@ func TestPlacementRules(t *testing.T) {
 	id := func(n *Node) string { return n.Network().ID().String() }
 
 	for _, tc := range []struct {
-		name    string
-		input   string // "big" or "small"
-		meta    string
-		on      []*Node // acceptable executors; nil: an error result
-		errHas  string
-		data    bool // the data must move to the executor
+		name   string
+		input  string // "big" or "small"
+		meta   string
+		on     []*Node // acceptable executors; nil: an error result
+		errHas string
+		data   bool // the data must move to the executor
 	}{
 		{name: "label picks an eu node", input: "small", meta: `{"labels":{"region":"eu"}}`, on: []*Node{b, c}},
 		{name: "two labels pick C", input: "small", meta: `{"labels":{"region":"eu","disk":"ssd"}}`, on: []*Node{c}},
