@@ -14,6 +14,9 @@ func abiCases() []Case {
 	return []Case{
 		{ID: "abi.numeric", Section: "§6.2", Title: "numeric ABI: add_one(x) = x+1, i64 add, f64 half, divmod returns a list", run: caseNumeric},
 		{ID: "abi.numeric-bad-args", Section: "§6.2", Title: "a param of the wrong kind or count: BadArgs", run: caseNumericBadArgs},
+		{ID: "abi.name-swap", Section: "§6.1", Title: "a function name resolves with _ and - swapped (add-one finds add_one)", run: caseNameSwap},
+		{ID: "abi.i32-range", Section: "§6.2", Title: "an i32 param takes 0 … 2^32-1 (above 2^31-1 modulo 2^32); 2^32 is BadArgs", run: caseI32Range},
+		{ID: "abi.bad-output", Section: "§6.2", Title: "a NaN result, or output bytes that are not DAG-CBOR: BadOutput", run: caseBadOutput},
 		{ID: "abi.dag-cbor-echo", Section: "§6.3", Title: "DAG-CBOR ABI: any IPLD value (links, bytes, maps, floats) round-trips through echo", run: caseEcho},
 		{ID: "abi.wasi-command", Section: "§6.4", Title: "a WASI command's stdout is its DAG-JSON result", run: caseWasi},
 		{ID: "abi.component-string", Section: "§6.5", Title: "component subset: a string arg is lowered to (ptr, len) in memory", run: caseComponent},
@@ -64,6 +67,50 @@ func caseNumericBadArgs(ctx context.Context, s *suite) error {
 	}
 	for _, name := range []string{"string", "count", "none"} {
 		if _, err := wantErr(st, name, spec.ErrNameBadArgs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func caseNameSwap(ctx context.Context, s *suite) error {
+	x := s.n(73)
+	st, err := s.run(ctx, workflow("name-swap", wasm("t", s.guest, "add-one", x)), "")
+	if err != nil {
+		return err
+	}
+	return wantOK(st, "t", x+1)
+}
+
+func caseI32Range(ctx context.Context, s *suite) error {
+	st, err := s.run(ctx, workflow("i32-range",
+		wasm("max", s.guest, "add_one", int64(4294967295)),
+		wasm("min", s.guest, "add_one", int64(-2147483648)),
+		with(wasm("over", s.guest, "add_one", int64(4294967296)), "nonce", s.nonce("i32")),
+	), "")
+	if err != nil {
+		return err
+	}
+	if err := wantOK(st, "max", int64(0)); err != nil { // 2^32-1 is -1 as an i32
+		return err
+	}
+	if err := wantOK(st, "min", int64(-2147483647)); err != nil {
+		return err
+	}
+	_, err = wantErr(st, "over", spec.ErrNameBadArgs)
+	return err
+}
+
+func caseBadOutput(ctx context.Context, s *suite) error {
+	st, err := s.run(ctx, workflow("bad-output",
+		with(wasm("nan", s.guest, "nan"), "nonce", s.nonce("nan")),
+		with(wasm("garbage", s.guest, "garbage"), "nonce", s.nonce("garbage")),
+	), "")
+	if err != nil {
+		return err
+	}
+	for _, name := range []string{"nan", "garbage"} {
+		if _, err := wantErr(st, name, spec.ErrNameBadOutput); err != nil {
 			return err
 		}
 	}
@@ -257,21 +304,50 @@ func caseUnsupportedCmd(ctx context.Context, s *suite) error {
 func fuelCases() []Case {
 	return []Case{
 		{ID: "fuel.cost-table", Section: "§8.4", Title: "add_one costs exactly 3 fuel (local.get, i32.const, i32.add) and meta names ipvm-fuel-v1", run: caseFuelCost},
+		{ID: "fuel.loop-charges", Section: "§8.3", Title: "a loop pays its body's cost at every iteration: spin(10) costs 1 + 10×8 = 81", run: caseFuelLoop},
+		{ID: "fuel.dynamic-charge", Section: "§8.3", Title: "memory.grow pays 1024 per page asked for: grow1 costs 11 + 1024 = 1035", run: caseFuelGrow},
 		{ID: "fuel.deterministic", Section: "§8", Title: "the same work run twice (two nonces) reports the same fuel", run: caseFuelDeterministic},
 	}
 }
 
-func caseFuelCost(ctx context.Context, s *suite) error {
-	st, err := s.limited(ctx, "fuel-cost", wasm("t", s.guest, "add_one", int64(1)), nil)
+// exactFuel runs t (with a nonce, so it really runs) and checks the fuel
+// its receipt reports; it returns the receipt's meta.
+func (s *suite) exactFuel(ctx context.Context, tag string, t obj, want int64) (map[string]any, error) {
+	st, err := s.limited(ctx, tag, t, nil)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	re, err := st.ev(t["name"].(string))
+	if err != nil {
+		return nil, err
+	}
+	if r, err := outcome(re); err != nil || !r.IsOk() {
+		return nil, fmt.Errorf("task failed: %s (%v)", re.Out, err)
 	}
 	meta, err := s.receiptMeta(ctx, st, "t")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if fuelOf(meta) != 3 {
-		return fmt.Errorf("meta %s: fuel %d, want 3", spec.MustJSON(meta), fuelOf(meta))
+	if fuelOf(meta) != want {
+		return meta, fmt.Errorf("meta %s: fuel %d, want %d", spec.MustJSON(meta), fuelOf(meta), want)
+	}
+	return meta, nil
+}
+
+func caseFuelLoop(ctx context.Context, s *suite) error {
+	_, err := s.exactFuel(ctx, "fuel-loop", wasm("t", s.guest, "spin", int64(10)), 81)
+	return err
+}
+
+func caseFuelGrow(ctx context.Context, s *suite) error {
+	_, err := s.exactFuel(ctx, "fuel-grow", wasm("t", s.guest, "grow1"), 1035)
+	return err
+}
+
+func caseFuelCost(ctx context.Context, s *suite) error {
+	meta, err := s.exactFuel(ctx, "fuel-cost", wasm("t", s.guest, "add_one", int64(1)), 3)
+	if err != nil {
+		return err
 	}
 	for _, v := range meta {
 		if v == "ipvm-fuel-v1" {

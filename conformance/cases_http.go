@@ -135,6 +135,10 @@ func httpCases() []Case {
 		{ID: "http.ipfs-url-cid", Section: "§10", Title: "a {cid} path segment also accepts ipfs://CID", run: caseIPFSURL},
 		{ID: "http.too-large", Section: "§10", Title: "a workflow body over 8 MiB: 413 TooLarge", run: caseTooLarge},
 		{ID: "http.not-acceptable", Section: "§10", Title: "an Accept that allows neither JSON nor an event stream: 406", run: caseNotAcceptable},
+		{ID: "http.bad-accept", Section: "§10", Title: "an Accept header that does not parse: 400", run: caseBadAccept},
+		{ID: "http.accept-q-zero", Section: "§10", Title: "text/event-stream;q=0 with application/json: a 202 JSON answer, not a stream", run: caseAcceptQZero},
+		{ID: "http.stream-error-first", Section: "§10", Title: "a bad body with Accept: text/event-stream is a 400 JSON error, before any stream", run: caseStreamErrorFirst},
+		{ID: "http.receipt-dag-json", Section: "§10", Title: "Accept: application/vnd.ipld.dag-json gets the receipt view in that media type", run: caseReceiptDagJSON},
 		{ID: "http.method-not-allowed", Section: "§10", Title: "DELETE /v1/workflows: 405", run: caseMethod},
 	}
 }
@@ -472,6 +476,62 @@ func casePeers(ctx context.Context, s *suite) error {
 		if did != x.DID {
 			return fmt.Errorf("peer %s listed with did %s, derives %s", x.ID, x.DID, did)
 		}
+	}
+	return nil
+}
+
+func caseBadAccept(ctx context.Context, s *suite) error {
+	body := workflow("bad-accept", wasm("t", s.guest, "add_one", s.n(86)))
+	r, err := s.do(ctx, http.MethodPost, "/v1/workflows", bytes.NewReader(body), map[string]string{"Content-Type": "application/json", "Accept": "text/event-stream;q=banana"})
+	if err != nil {
+		return err
+	}
+	return wantStatus(r, http.StatusBadRequest)
+}
+
+func caseAcceptQZero(ctx context.Context, s *suite) error {
+	body := workflow("accept-q0", wasm("t", s.guest, "add_one", s.n(87)))
+	r, err := s.do(ctx, http.MethodPost, "/v1/workflows", bytes.NewReader(body), map[string]string{"Content-Type": "application/json", "Accept": "text/event-stream;q=0, application/json"})
+	if err != nil {
+		return err
+	}
+	if err := wantStatus(r, http.StatusAccepted); err != nil {
+		return err
+	}
+	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		return fmt.Errorf("Content-Type %q, want application/json", ct)
+	}
+	return nil
+}
+
+func caseStreamErrorFirst(ctx context.Context, s *suite) error {
+	r, err := s.do(ctx, http.MethodPost, "/v1/workflows", strings.NewReader(`{"tasks": "no"}`), map[string]string{"Content-Type": "application/json", "Accept": "text/event-stream"})
+	if err != nil {
+		return err
+	}
+	return wantStatus(r, http.StatusBadRequest)
+}
+
+func caseReceiptDagJSON(ctx context.Context, s *suite) error {
+	_, re, err := s.oneRun(ctx, "dag-json", wasm("t", s.guest, "add_one", s.n(88)))
+	if err != nil {
+		return err
+	}
+	r, err := s.get(ctx, "/v1/receipts/"+re.Receipt, map[string]string{"Accept": "application/vnd.ipld.dag-json"})
+	if err != nil {
+		return err
+	}
+	if r.status != http.StatusOK {
+		return fmt.Errorf("GET /v1/receipts/%s: %s", re.Receipt, r)
+	}
+	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/vnd.ipld.dag-json") {
+		return fmt.Errorf("Content-Type %q, want application/vnd.ipld.dag-json", ct)
+	}
+	if _, err := spec.DecodeJSON(r.body, spec.Limits{}); err != nil {
+		return fmt.Errorf("the view is not DAG-JSON: %w", err)
+	}
+	if h := r.header.Get("X-Ipvm-Receipt"); h != re.Receipt {
+		return fmt.Errorf("X-Ipvm-Receipt %q, want %s", h, re.Receipt)
 	}
 	return nil
 }

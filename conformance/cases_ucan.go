@@ -5,8 +5,10 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/ipfs/go-cid"
@@ -82,6 +84,55 @@ func (s *suite) refused(ctx context.Context, body []byte, token string, status i
 	return wantStatus(r, status, name)
 }
 
+// taskRefused checks that a task the chain does not allow does not run:
+// §3.4 lets a node refuse the submission (403 with the UCAN name, this
+// node's way) or accept it and answer the task with an Unauthorized
+// receipt whose message names the UCAN error.
+func (s *suite) taskRefused(ctx context.Context, body []byte, token, name string) error {
+	r, err := s.post(ctx, body, token)
+	if err != nil {
+		return err
+	}
+	if r.status != http.StatusAccepted {
+		return wantStatus(r, http.StatusForbidden, name)
+	}
+	// Accepted: the task must fail Unauthorized. The token was used, so
+	// the outcome is read from the workflow's status.
+	var sb submitted
+	if err := json.Unmarshal(r.body, &sb); err != nil {
+		return err
+	}
+	for {
+		var ws struct {
+			Done  bool `json:"done"`
+			Tasks []struct {
+				Name string          `json:"name"`
+				Out  json.RawMessage `json:"out"`
+			} `json:"tasks"`
+		}
+		if err := s.getJSON(ctx, "/v1/workflows/"+sb.Workflow, &ws); err != nil {
+			return err
+		}
+		if ws.Done {
+			for _, t := range ws.Tasks {
+				res, err := outcome(receiptEvent{Name: t.Name, Out: t.Out})
+				if err != nil {
+					return err
+				}
+				if res.IsOk() || res.Err.Name != spec.ErrNameUnauthorized || !strings.Contains(res.Err.Message, name) {
+					return fmt.Errorf("accepted, and task %q ended %s; want refused (403 %s) or an Unauthorized receipt naming %s", t.Name, t.Out, name, name)
+				}
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
 // authWorkflow is a small fresh workflow for the UCAN cases.
 func (s *suite) authWorkflow(tag string, fun string) []byte {
 	return workflow("ucan-"+tag, wasm("t", s.guest, fun, s.n(20)))
@@ -100,7 +151,13 @@ func ucanCases() []Case {
 		{ID: "ucan.not-yet-valid", Section: "§3.2", Title: "a delegation with nbf in the future: 401 TooEarly", run: caseUcanTooEarly},
 		{ID: "ucan.command-not-covered", Section: "§3.4", Title: "a delegation for another command than the tasks': 403 InvalidClaim", run: caseUcanCmd},
 		{ID: "ucan.policy-mismatch", Section: "§3.3", Title: "a task outside the delegation's policy: 403 MatchError", run: caseUcanPolicy},
+		{ID: "ucan.task-subject", Section: "§3.4", Title: "a task whose sub is neither null nor the chain's subject is refused: InvalidSubject", run: caseUcanTaskSubject},
+		{ID: "ucan.too-many-proofs", Section: "§3.2", Title: "an invocation with 17 proofs: 401 TooLarge, before any proof is resolved", run: caseUcanTooMany},
+		{ID: "ucan.root-not-subject", Section: "§3.2", Title: "a chain whose root is not issued by its subject: 403 InvalidSubject", run: caseUcanRootNotSubject},
+		{ID: "ucan.chain-broken", Section: "§3.2", Title: "a delegation to someone other than the invoker: 403 InvalidAudience", run: caseUcanChainBroken},
 		{ID: "ucan.replayed", Section: "§3.2", Title: "the same invocation twice: the second is 403 Replayed", run: caseUcanReplay},
+		{ID: "ucan.replay-key-order", Section: "§3.1", Title: "a used invocation re-sent with its envelope's map keys out of order is the same token: 403 Replayed", run: caseUcanReplayKeyOrder},
+		{ID: "ucan.replay-long-head", Section: "§3.1", Title: "a used invocation re-sent with a long length head is the same token: 403 Replayed", run: caseUcanReplayLongHead},
 		{ID: "ucan.delegations-only", Section: "§3.5", Title: "a bearer of delegations without an invocation is refused (401)", run: caseUcanDelegationsOnly},
 		{ID: "ucan.container-forms", Section: "§3.5", Title: "containers in the C, O and P forms are read", run: caseUcanForms},
 		{ID: "ucan.bad-authorization", Section: "§10", Title: "an Authorization header that is not a bearer container: 401", run: caseUcanBadHeader},
@@ -131,6 +188,28 @@ func caseUcanSelf(ctx context.Context, s *suite) error {
 	return nil
 }
 
+// delegated returns a container with invoker's invocation of body on
+// sub's authority, citing a delegation from "from" to "to" for cmd (with
+// dopts); the delegation itself is in the container when withProof.
+func delegated(body []byte, from *ucan.Key, to string, invoker *ucan.Key, sub, cmd string, withProof bool, dopts ...ucan.Option) (string, error) {
+	d, err := ucan.Delegate(from, to, cmd, dopts...)
+	if err != nil {
+		return "", err
+	}
+	c, err := workflowCID(body)
+	if err != nil {
+		return "", err
+	}
+	inv, err := ucan.InvokeWorkflow(invoker, sub, c, ucan.WithProofs(d.CID))
+	if err != nil {
+		return "", err
+	}
+	if !withProof {
+		return container('B', inv.Bytes())
+	}
+	return container('B', inv.Bytes(), d.Bytes())
+}
+
 // chain returns a delegation from alice (the subject) to bob for cmd
 // with pol, and bob's invocation for body with it, as a container.
 func (s *suite) chain(body []byte, cmd string, pol string, dopts ...ucan.Option) (string, error) {
@@ -141,19 +220,7 @@ func (s *suite) chain(body []byte, cmd string, pol string, dopts ...ucan.Option)
 		}
 		dopts = append(dopts, ucan.WithPolicy(p))
 	}
-	d, err := ucan.Delegate(s.alice, s.bob.DID(), cmd, dopts...)
-	if err != nil {
-		return "", err
-	}
-	c, err := workflowCID(body)
-	if err != nil {
-		return "", err
-	}
-	inv, err := ucan.InvokeWorkflow(s.bob, s.alice.DID(), c, ucan.WithProofs(d.CID))
-	if err != nil {
-		return "", err
-	}
-	return container('B', inv.Bytes(), d.Bytes())
+	return delegated(body, s.alice, s.bob.DID(), s.bob, s.alice.DID(), cmd, true, dopts...)
 }
 
 func caseUcanChain(ctx context.Context, s *suite) error {
@@ -230,19 +297,7 @@ func caseUcanIssNotSub(ctx context.Context, s *suite) error {
 
 func caseUcanUnavailable(ctx context.Context, s *suite) error {
 	body := s.authWorkflow("unavailable", "add_one")
-	d, err := ucan.Delegate(s.alice, s.bob.DID(), cmdWasmRun)
-	if err != nil {
-		return err
-	}
-	c, err := workflowCID(body)
-	if err != nil {
-		return err
-	}
-	inv, err := ucan.InvokeWorkflow(s.bob, s.alice.DID(), c, ucan.WithProofs(d.CID))
-	if err != nil {
-		return err
-	}
-	tok, err := container('B', inv.Bytes()) // the delegation is left out
+	tok, err := delegated(body, s.alice, s.bob.DID(), s.bob, s.alice.DID(), cmdWasmRun, false) // the delegation is left out
 	if err != nil {
 		return err
 	}
@@ -264,7 +319,7 @@ func caseUcanCmd(ctx context.Context, s *suite) error {
 	if err != nil {
 		return err
 	}
-	return s.refused(ctx, body, tok, http.StatusForbidden, "InvalidClaim")
+	return s.taskRefused(ctx, body, tok, "InvalidClaim")
 }
 
 func caseUcanPolicy(ctx context.Context, s *suite) error {
@@ -273,7 +328,110 @@ func caseUcanPolicy(ctx context.Context, s *suite) error {
 	if err != nil {
 		return err
 	}
-	return s.refused(ctx, body, tok, http.StatusForbidden, "MatchError")
+	return s.taskRefused(ctx, body, tok, "MatchError")
+}
+
+func caseUcanTaskSubject(ctx context.Context, s *suite) error {
+	body := workflow("ucan-task-sub", with(wasm("t", s.guest, "add_one", s.n(22)), "sub", s.bob.DID()))
+	tok, _, err := selfToken(s.alice, body)
+	if err != nil {
+		return err
+	}
+	return s.taskRefused(ctx, body, tok, "InvalidSubject")
+}
+
+func caseUcanTooMany(ctx context.Context, s *suite) error {
+	body := s.authWorkflow("too-many", "add_one")
+	c, err := workflowCID(body)
+	if err != nil {
+		return err
+	}
+	var prf []cid.Cid
+	for i := range 17 {
+		prf = append(prf, spec.SumCBOR([]byte(fmt.Sprintf("proof %d", i))))
+	}
+	inv, err := ucan.InvokeWorkflow(s.bob, s.alice.DID(), c, ucan.WithProofs(prf...))
+	if err != nil {
+		return err
+	}
+	tok, err := container('B', inv.Bytes())
+	if err != nil {
+		return err
+	}
+	return s.refused(ctx, body, tok, http.StatusUnauthorized, "TooLarge")
+}
+
+func caseUcanRootNotSubject(ctx context.Context, s *suite) error {
+	carol, err := ucan.GenerateKey()
+	if err != nil {
+		return err
+	}
+	body := s.authWorkflow("root-sub", "add_one")
+	// bob claims alice's authority without a delegation from her.
+	tok, err := delegated(body, s.bob, carol.DID(), carol, s.alice.DID(), cmdWasmRun, true, ucan.WithSubject(s.alice.DID()))
+	if err != nil {
+		return err
+	}
+	return s.refused(ctx, body, tok, http.StatusForbidden, "InvalidSubject")
+}
+
+func caseUcanChainBroken(ctx context.Context, s *suite) error {
+	carol, err := ucan.GenerateKey()
+	if err != nil {
+		return err
+	}
+	body := s.authWorkflow("broken", "add_one")
+	// alice delegates to carol, and bob invokes with it.
+	tok, err := delegated(body, s.alice, carol.DID(), s.bob, s.alice.DID(), cmdWasmRun, true)
+	if err != nil {
+		return err
+	}
+	return s.refused(ctx, body, tok, http.StatusForbidden, "InvalidAudience")
+}
+
+func (s *suite) replayReencoded(ctx context.Context, tag string, reencode func([]byte) ([]byte, error)) error {
+	body := s.authWorkflow(tag, "add_one")
+	_, inv, err := selfToken(s.alice, body)
+	if err != nil {
+		return err
+	}
+	tok, err := container('B', inv.Bytes())
+	if err != nil {
+		return err
+	}
+	if _, err := s.submit(ctx, body, tok); err != nil {
+		return fmt.Errorf("first use: %w", err)
+	}
+	b := inv.Bytes()
+	// 82 58 40 <64-byte signature> a2 61 68 48 <8-byte varsig> <tag> <payload>
+	if len(b) < 79 || b[0] != 0x82 || b[1] != 0x58 || b[2] != 0x40 || b[67] != 0xa2 || b[68] != 0x61 || b[69] != 'h' {
+		return fmt.Errorf("the suite's own token is not laid out as 82 58 40 <sig> a2 61 68 …")
+	}
+	other, err := reencode(b)
+	if err != nil {
+		return err
+	}
+	tok, err = container('B', other)
+	if err != nil {
+		return err
+	}
+	return s.refused(ctx, body, tok, http.StatusForbidden, "Replayed")
+}
+
+func caseUcanReplayKeyOrder(ctx context.Context, s *suite) error {
+	return s.replayReencoded(ctx, "replay-key-order", func(b []byte) ([]byte, error) {
+		h := b[68:79] // "h" and its 8-byte value
+		out := append([]byte{}, b[:68]...)
+		out = append(out, b[79:]...)  // the tag and payload first,
+		return append(out, h...), nil // then "h": not the canonical order
+	})
+}
+
+func caseUcanReplayLongHead(ctx context.Context, s *suite) error {
+	return s.replayReencoded(ctx, "replay-long-head", func(b []byte) ([]byte, error) {
+		// The signature's length in a two-byte head.
+		return append([]byte{0x82, 0x59, 0x00, 0x40}, b[3:]...), nil
+	})
 }
 
 func caseUcanReplay(ctx context.Context, s *suite) error {

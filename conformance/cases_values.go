@@ -215,6 +215,14 @@ func caseNonceCID(ctx context.Context, s *suite) error {
 	if p == a || a == b || p == b {
 		return fmt.Errorf("nonces '', a, b gave CIDs %s, %s, %s", p, a, b)
 	}
+	// A nonce written as a string is its UTF-8 bytes (§5.1).
+	sb2, err := s.submit(ctx, workflow("nonce-cid-2", with(wasm("b", s.guest, "add_one", x), "nonce", "b")), "")
+	if err != nil {
+		return err
+	}
+	if sb2.task("b") != b {
+		return fmt.Errorf("nonce \"b\" gave %s, nonce bytes \"b\" gave %s", sb2.task("b"), b)
+	}
 	return nil
 }
 

@@ -16,6 +16,9 @@ func workflowCases() []Case {
 	return []Case{
 		{ID: "workflow.cid", Section: "§5.5", Title: "the workflow CID is the CID of {name, tasks: [{name, task, meta}]}", run: caseWorkflowCID},
 		{ID: "workflow.unknown-key", Section: "§5.1", Title: "an unknown key in a native task is refused (400)", run: caseWorkflowUnknownKey},
+		{ID: "workflow.mod-forms", Section: "§5.1", Title: "mod as {\"/\": cid}, \"ipfs://cid\" and \"cid\" is the same link, the same task CID", run: caseModForms},
+		{ID: "workflow.mod-file-refused", Section: "§5.1", Title: "mod {\"file\": …} is refused by a node, which has no file resolver (400)", run: caseModFile},
+		{ID: "workflow.bad-meta", Section: "§5.5", Title: "a negative or fractional meta count, or an empty sub, is refused (400)", run: caseBadMeta},
 		{ID: "workflow.duplicate-names", Section: "§5.4", Title: "two tasks with one name are refused (400)", run: caseWorkflowDupNames},
 		{ID: "workflow.unknown-await", Section: "§5.4", Title: "a promise naming no task of the workflow is refused (400)", run: caseWorkflowUnknownAwait},
 		{ID: "workflow.cycle", Section: "§5.4", Title: "a cycle of promises is refused (400) and the error names it", run: caseWorkflowCycle},
@@ -202,6 +205,44 @@ func caseWorkflowStatus(ctx context.Context, s *suite) error {
 		}
 		if t.State != want[t.Name] || t.Receipt != re.Receipt || t.Task != re.Task {
 			return fmt.Errorf("task %q: state %s receipt %s task %s; want %s, %s, %s", t.Name, t.State, t.Receipt, t.Task, want[t.Name], re.Receipt, re.Task)
+		}
+	}
+	return nil
+}
+
+func caseModForms(ctx context.Context, s *suite) error {
+	x := s.n(54)
+	var cids []string
+	for i, mod := range []any{link(s.guest), "ipfs://" + s.guest, s.guest} {
+		t := obj{"name": "t", "args": obj{"mod": mod, "fun": "add_one", "params": []any{x}}}
+		sb, err := s.submit(ctx, workflow(fmt.Sprintf("mod-form-%d", i), t), "")
+		if err != nil {
+			return fmt.Errorf("mod %v: %w", mod, err)
+		}
+		cids = append(cids, sb.task("t"))
+	}
+	if cids[0] != cids[1] || cids[1] != cids[2] {
+		return fmt.Errorf("the three forms of mod gave task CIDs %v", cids)
+	}
+	return nil
+}
+
+func caseModFile(ctx context.Context, s *suite) error {
+	_, err := s.badRequest(ctx, workflow("mod-file", obj{"name": "t", "args": obj{"mod": obj{"file": "guest.wasm"}, "fun": "add_one", "params": []any{1}}}))
+	return err
+}
+
+func caseBadMeta(ctx context.Context, s *suite) error {
+	for _, c := range []struct {
+		what string
+		t    obj
+	}{
+		{"fuel -1", with(wasm("t", s.guest, "add_one", 1), "meta", obj{"fuel": -1})},
+		{"memory 1.5", with(wasm("t", s.guest, "add_one", 1), "meta", obj{"memory": float(1.5)})},
+		{"sub \"\"", with(wasm("t", s.guest, "add_one", 1), "sub", "")},
+	} {
+		if _, err := s.badRequest(ctx, workflow("bad-meta", c.t)); err != nil {
+			return fmt.Errorf("%s: %w", c.what, err)
 		}
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -42,6 +43,7 @@ func byID(rs []Result) map[string]Result {
 // test, so that it is taken off this list.
 var knownGaps = map[string]string{
 	"workflow.same-task-twice": "node runs two tasks with one CID in one workflow twice, concurrently (§5.4 says the second is answered from the first's receipt)",
+	"ucan.replay-long-head":    "ucan.Decode's lenient path (ucan/canon.go decodeLenient, go-ipld-prime dagcbor.Decode) refuses a non-minimal length head (\"cbor: integer not minimally encoded\"), so the token is 401 Malformed instead of being treated as its canonical form (§3.1)",
 }
 
 // Spec: §1–§11 (the whole suite against our own node).
@@ -80,13 +82,11 @@ func TestSuiteDetectsBrokenNodes(t *testing.T) {
 		name   string
 		opts   node.Options
 		detect []string // case IDs that must fail
-		only   []string
 	}{
 		{
 			name:   "memoization off",
 			opts:   node.Options{NoMemo: true},
 			detect: []string{"memo.second-run-cached", "memo.one-execution", "memo.across-workflows"},
-			only:   []string{"memo.", "task.nonce-never-memoized", "promise.failure-not-memoized", "receipt.by-task-cid"},
 		},
 		{
 			name: "signatures corrupted",
@@ -94,8 +94,8 @@ func TestSuiteDetectsBrokenNodes(t *testing.T) {
 			detect: []string{
 				"receipt.verify-signature", "receipt.error-signed", "receipt.envelope", "receipt.out-matches-event",
 				"receipt.json-view", "ucan.self-issued-accepted", "limits.out-of-fuel", "fuel.cost-table", "fuel.deterministic",
+				"fuel.loop-charges", "fuel.dynamic-charge",
 			},
-			only: []string{"receipt.", "ucan.self", "limits.out-of-fuel", "fuel."},
 		},
 		{
 			name: "promises mis-resolved",
@@ -104,12 +104,24 @@ func TestSuiteDetectsBrokenNodes(t *testing.T) {
 				"promise.chain-values", "promise.await-ok-on-error", "promise.await-error-gets-error",
 				"promise.await-star-ok", "promise.await-star-error", "promise.failure-not-memoized", "workflow.homestar-chain",
 			},
-			only: []string{"promise.", "workflow.homestar-chain"},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			url := startDaemon(t, tc.opts)
-			got := byID(Run(context.Background(), url, Options{Only: tc.only}))
+			rs := Run(context.Background(), url, Options{})
+			got := byID(rs)
+			var failing []string
+			for _, r := range rs {
+				if _, gap := knownGaps[r.ID]; !r.Pass && !gap {
+					failing = append(failing, r.ID)
+				}
+			}
+			t.Logf("%d of %d cases fail against a node with %s: %s", len(failing), len(rs), tc.name, strings.Join(failing, " "))
+			for _, id := range failing {
+				if !slices.Contains(tc.detect, id) {
+					t.Errorf("case %s fails against a node with only %s: %s", id, tc.name, got[id].Detail)
+				}
+			}
 			for _, id := range tc.detect {
 				r, ok := got[id]
 				switch {
