@@ -9,10 +9,9 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"testing"
-	"time"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/ipfs/go-cid"
 	"github.com/tetratelabs/wazero"
 
 	"github.com/ipvm-go/ipvm/invocation"
@@ -27,7 +26,7 @@ var tinyWasm []byte
 
 // Executor measures the memo hit, a fresh tiny task and tasks per second
 // (issue 3's goals).
-func Executor() ([]Metric, error) {
+func Executor(c Config) ([]Metric, error) {
 	dir, err := os.MkdirTemp("", "ipvm-bench-")
 	if err != nil {
 		return nil, err
@@ -35,16 +34,19 @@ func Executor() ([]Metric, error) {
 	defer os.RemoveAll(dir)
 	ctx := context.Background()
 
-	// The floors.
-	getNs, err := badgerGetNs(dir + "/badger")
+	// The floors: a bare badger Get in a badger of its own, a raw wazero
+	// instantiate+call+close, one Ed25519 signature.
+	get, closeDB, err := badgerGet(dir + "/badger")
 	if err != nil {
 		return nil, err
 	}
-	rawNs, err := rawWazeroNs()
+	defer closeDB()
+	raw, closeRT, err := rawWazero(ctx)
 	if err != nil {
 		return nil, err
 	}
-	signNs := ed25519SignNs()
+	defer closeRT()
+	sign := ed25519Sign()
 
 	// Our node, memo off for the fresh-task figures.
 	repo, err := node.OpenRepo(dir + "/repo")
@@ -60,58 +62,60 @@ func Executor() ([]Metric, error) {
 	if err != nil {
 		return nil, err
 	}
-	task := func(i int) *workflow.Task {
-		t := invocation.NewWasm(mod, "add_one", int64(i))
-		c, _ := t.CID()
-		return &workflow.Task{Name: fmt.Sprint("t", i), Task: t, CID: c}
+	t := invocation.NewWasm(mod, "add_one", int64(1))
+	tc, err := t.CID()
+	if err != nil {
+		return nil, err
 	}
-	one := task(1)
-	wf := &workflow.Workflow{CID: one.CID}
-	grant := n.OwnerGrant(wf)
-	var runErr error
-	freshNs := nsPerOp(func(b *testing.B) {
-		for b.Loop() {
-			if _, err := n.RunTask(ctx, one, grant, false); err != nil {
-				runErr = err
-			}
-		}
-		runErr = n.Sync(ctx)
-	})
-	if runErr != nil {
-		return nil, runErr
+	one := &workflow.Task{Name: "t1", Task: t, CID: tc}
+	grant := n.OwnerGrant(&workflow.Workflow{CID: one.CID})
+	// A fresh task: metered run, signed receipt, handed to the store's
+	// group commit (RunTask with durable=false, as the engine does for
+	// each task of a workflow; Sync below makes them durable).
+	fresh := func() error {
+		_, err := n.RunTask(ctx, one, grant, false)
+		return err
 	}
-
-	// Memo hit: task CID from a parsed task, the store lookup and the
+	// A memo hit: task CID from a parsed task, the store lookup and the
 	// receipt decode, as the engine does before running a pure task.
-	parsed := one.Task
-	memoNs := nsPerOp(func(b *testing.B) {
-		for b.Loop() {
-			c, err := parsed.CID()
-			if err != nil {
-				runErr = err
-				return
-			}
-			hit, err := n.Memo(ctx, c)
-			if err != nil || hit == nil {
-				runErr = fmt.Errorf("memo miss: %v", err)
-				return
-			}
+	memo := func() error {
+		c, err := t.CID()
+		if err != nil {
+			return err
 		}
-	})
-	if runErr != nil {
-		return nil, runErr
+		hit, err := n.Memo(ctx, c)
+		if err != nil {
+			return err
+		}
+		if hit == nil {
+			return fmt.Errorf("%w: memo miss", ErrMismatch)
+		}
+		return nil
 	}
+	rounds := c.pick(20, 2)
+	taskNs, err := interleave(wallClock, rounds, c.pick(100, 10), fresh, raw, sign)
+	if err != nil {
+		return nil, err
+	}
+	if err := n.Sync(ctx); err != nil {
+		return nil, err
+	}
+	memoNs, err := interleave(wallClock, rounds, c.pick(500, 20), memo, get)
+	if err != nil {
+		return nil, err
+	}
+	freshNs, rawNs, signNs := taskNs[0], taskNs[1], taskNs[2]
 
 	// Tasks per second: a workflow of independent tiny tasks, every
 	// receipt durable before the run returns.
-	tps, err := tasksPerSecond(ctx, n, mod, 4000)
+	tps, err := tasksPerSecond(ctx, n, mod, c.pick(4000, 200), c.pick(3, 1))
 	if err != nil {
 		return nil, err
 	}
 	cores := float64(runtime.GOMAXPROCS(0))
 	limit := cores / ((rawNs + signNs) / 1e9)
 	return []Metric{
-		atMost("memo_hit_vs_badger_get", "ns/op", memoNs, getNs, 2,
+		atMost("memo_hit_vs_badger_get", "ns/op", memoNs[0], memoNs[1], 2,
 			"task CID + store lookup + receipt decode vs a bare badger Get"),
 		atMost("fresh_tiny_task_vs_wazero_plus_sign", "ns/op", freshNs, rawNs+signNs, 1.5,
 			fmt.Sprintf("metered run + signed receipt committed to badger vs raw instantiate+call+close (%.0f ns) + Ed25519 sign (%.0f ns)", rawNs, signNs)),
@@ -120,103 +124,74 @@ func Executor() ([]Metric, error) {
 	}, nil
 }
 
-// badgerGetNs is the floor of a memo hit: a bare badger Get of a 300-byte
+// badgerGet is the floor of a memo hit: a bare badger Get of a 300-byte
 // value, in a badger of its own.
-func badgerGetNs(dir string) (float64, error) {
+func badgerGet(dir string) (func() error, func(), error) {
 	db, err := badger.Open(badger.DefaultOptions(dir).WithLogger(nil))
 	if err != nil {
-		return 0, err
+		return nil, nil, err
 	}
-	defer db.Close()
 	key := []byte("t/bafyreib5cvwbu7oqkg4nm3kjfilisnz7t6uiw5mhu4iqtoitzguus5t2oq")
 	val := bytes.Repeat([]byte{7}, 300)
 	if err := db.Update(func(txn *badger.Txn) error { return txn.Set(key, val) }); err != nil {
-		return 0, err
+		db.Close()
+		return nil, nil, err
 	}
-	var getErr error
-	ns := nsPerOp(func(b *testing.B) {
-		for b.Loop() {
-			getErr = db.View(func(txn *badger.Txn) error {
-				it, err := txn.Get(key)
-				if err != nil {
-					return err
-				}
-				_, err = it.ValueCopy(nil)
+	get := func() error {
+		return db.View(func(txn *badger.Txn) error {
+			it, err := txn.Get(key)
+			if err != nil {
 				return err
-			})
-		}
-	})
-	return ns, getErr
+			}
+			_, err = it.ValueCopy(nil)
+			return err
+		})
+	}
+	return get, func() { db.Close() }, nil
 }
 
-// rawWazeroNs is the floor of a tiny task: instantiate a compiled module,
-// call add_one, close, with wazero alone.
-func rawWazeroNs() (float64, error) {
-	ctx := context.Background()
+// rawWazero is the floor of a tiny task: instantiate a compiled module,
+// call add_one, close, with wazero alone (default configuration).
+func rawWazero(ctx context.Context) (func() error, func(), error) {
 	rt := wazero.NewRuntime(ctx)
-	defer rt.Close(ctx)
 	cm, err := rt.CompileModule(ctx, tinyWasm)
 	if err != nil {
-		return 0, err
+		rt.Close(ctx)
+		return nil, nil, err
 	}
 	cfg := wazero.NewModuleConfig().WithName("")
-	var callErr error
-	ns := nsPerOp(func(b *testing.B) {
-		for b.Loop() {
-			m, err := rt.InstantiateModule(ctx, cm, cfg)
-			if err != nil {
-				callErr = err
-				return
-			}
-			if _, err := m.ExportedFunction("add_one").Call(ctx, 1); err != nil {
-				callErr = err
-			}
-			m.Close(ctx)
+	call := func() error {
+		m, err := rt.InstantiateModule(ctx, cm, cfg)
+		if err != nil {
+			return err
 		}
-	})
-	return ns, callErr
+		defer m.Close(ctx)
+		_, err = m.ExportedFunction("add_one").Call(ctx, 1)
+		return err
+	}
+	return call, func() { rt.Close(ctx) }, nil
 }
 
-// ed25519SignNs is one Ed25519 signature of a receipt-sized message.
-func ed25519SignNs() float64 {
+// ed25519Sign is one Ed25519 signature of a receipt-sized message.
+func ed25519Sign() func() error {
 	_, priv, _ := ed25519.GenerateKey(rand.Reader)
 	msg := bytes.Repeat([]byte{1}, 300)
-	return nsPerOp(func(b *testing.B) {
-		for b.Loop() {
-			ed25519.Sign(priv, msg)
-		}
-	})
+	return func() error {
+		ed25519.Sign(priv, msg)
+		return nil
+	}
 }
 
 // tasksPerSecond runs a workflow of k independent tiny tasks and returns
-// tasks per second, the best of three runs.
-func tasksPerSecond(ctx context.Context, n *node.Node, mod interface{ String() string }, k int) (float64, error) {
+// tasks per second, the best of rounds runs.
+func tasksPerSecond(ctx context.Context, n *node.Node, mod cid.Cid, k, rounds int) (float64, error) {
 	best := 0.0
-	for round := range 3 {
-		var b bytes.Buffer
-		b.WriteString(`{"name":"tps","tasks":[`)
-		for i := range k {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			fmt.Fprintf(&b, `{"name":"t%d","args":{"mod":{"/":"%s"},"fun":"add_one","params":[%d]}}`, i, mod.String(), round*k+i)
-		}
-		b.WriteString(`]}`)
-		wf, err := workflow.Parse(b.Bytes(), workflow.ParseOptions{})
+	for round := range rounds {
+		_, el, err := runJSON(ctx, n, independentJSON("tps", mod, round*k, k))
 		if err != nil {
 			return 0, err
-		}
-		start := time.Now()
-		sum, err := n.Run(ctx, wf, node.RunOptions{Grant: n.OwnerGrant(wf)})
-		if err != nil {
-			return 0, err
-		}
-		el := time.Since(start)
-		if sum.Failed != 0 || len(sum.Events) != k {
-			return 0, fmt.Errorf("tasks/s run: %d failed of %d", sum.Failed, len(sum.Events))
 		}
 		best = max(best, float64(k)/el.Seconds())
 	}
 	return best, nil
 }
-
