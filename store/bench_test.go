@@ -191,7 +191,7 @@ func BenchmarkBadgerUpdate(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		r := pool[i%len(pool)]
-		err := s.db.Update(func(txn *badger.Txn) error { return setReceipt(txn, r.task, r.rcpt, r.b) })
+		err := s.db.Update(func(txn *badger.Txn) error { return setReceipt(txn, r.task, r.rcpt, r.b, false) })
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -217,7 +217,7 @@ func BenchmarkBadgerSyncWritesParallel(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			r := pool[next.Add(1)%uint64(len(pool))]
-			err := db.Update(func(txn *badger.Txn) error { return setReceipt(txn, r.task, r.rcpt, r.b) })
+			err := db.Update(func(txn *badger.Txn) error { return setReceipt(txn, r.task, r.rcpt, r.b, false) })
 			if err != nil {
 				b.Error(err)
 				return

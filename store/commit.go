@@ -19,6 +19,7 @@ const maxCommitBatch = 256
 type commitReq struct {
 	task, rcpt cid.Cid
 	b          []byte
+	keepIndex  bool           // do not replace an existing index entry
 	qseq       uint64         // queue order, set by enqueue
 	done       chan commitRes // buffered 1; nil for PutReceiptAsync
 }
@@ -138,7 +139,7 @@ func (c *committer) commitSome(batch []*commitReq) (int, error) {
 	defer txn.Discard()
 	n := 0
 	for _, r := range batch {
-		err := setReceipt(txn, r.task, r.rcpt, r.b)
+		err := setReceipt(txn, r.task, r.rcpt, r.b, r.keepIndex)
 		if errors.Is(err, badger.ErrTxnTooBig) && n > 0 {
 			break // commit what fits; the rest goes in the next transaction
 		}
@@ -156,14 +157,24 @@ func (c *committer) commitSome(batch []*commitReq) (int, error) {
 // setReceipt adds one receipt and its memo index entry to txn. The index
 // value carries a copy of the receipt so the memo lookup is one read;
 // receipts are small, so the second copy costs little.
-func setReceipt(txn *badger.Txn, task, rcpt cid.Cid, b []byte) error {
-	idx := make([]byte, 0, rcpt.ByteLen()+len(b))
-	idx = append(idx, rcpt.KeyString()...)
-	idx = append(idx, b...)
+func setReceipt(txn *badger.Txn, task, rcpt cid.Cid, b []byte, keepIndex bool) error {
 	if err := txn.Set(key(pfxReceipt, rcpt), b); err != nil {
 		return err
 	}
-	return txn.Set(key(pfxTask, task), idx)
+	tk := key(pfxTask, task)
+	if keepIndex {
+		_, err := txn.Get(tk)
+		if err == nil {
+			return nil // the task already has an index entry: keep it
+		}
+		if !errors.Is(err, badger.ErrKeyNotFound) {
+			return err
+		}
+	}
+	idx := make([]byte, 0, rcpt.ByteLen()+len(b))
+	idx = append(idx, rcpt.KeyString()...)
+	idx = append(idx, b...)
+	return txn.Set(tk, idx)
 }
 
 // enqueue sends r to the committer, numbering it in queue order.
@@ -183,7 +194,12 @@ func (c *committer) enqueue(ctx context.Context, r *commitReq) error {
 // submit queues a receipt and waits for its commit. A ctx error may come
 // after the receipt was queued: it may still be written.
 func (c *committer) submit(ctx context.Context, task, rcpt cid.Cid, b []byte) (uint64, error) {
-	r := &commitReq{task: task, rcpt: rcpt, b: b, done: make(chan commitRes, 1)}
+	return c.submitReq(ctx, &commitReq{task: task, rcpt: rcpt, b: b})
+}
+
+// submitReq queues r and waits for its commit.
+func (c *committer) submitReq(ctx context.Context, r *commitReq) (uint64, error) {
+	r.done = make(chan commitRes, 1)
 	if err := c.enqueue(ctx, r); err != nil {
 		return 0, err
 	}

@@ -35,6 +35,29 @@ func (s *Store) PutReceipt(ctx context.Context, task, rcpt cid.Cid, b []byte) er
 	return s.sync.wait(ctx, seq)
 }
 
+// PutFailedReceipt is PutReceipt for a receipt whose result is an error: it
+// is stored (and synced) under its own CID, and it becomes the task's index
+// entry only when the task has none, so a failure never hides a success
+// already recorded for the same task (a timeout under a lower limit, a
+// branch mismatch upstream).
+func (s *Store) PutFailedReceipt(ctx context.Context, task, rcpt cid.Cid, b []byte) error {
+	if err := s.enter(ctx); err != nil {
+		return err
+	}
+	defer s.mu.RUnlock()
+	if err := s.sync.failed(); err != nil {
+		return err
+	}
+	if !task.Defined() || !rcpt.Defined() {
+		return fmt.Errorf("store: put receipt: undefined CID")
+	}
+	seq, err := s.commit.submitReq(ctx, &commitReq{task: task, rcpt: rcpt, b: b, keepIndex: true})
+	if err != nil {
+		return err
+	}
+	return s.sync.wait(ctx, seq)
+}
+
 // PutReceiptNoSync is PutReceipt without waiting for the sync: on return the
 // receipt is visible to readers and survives the process being killed (it
 // is in the operating system's page cache), but not a power loss until the

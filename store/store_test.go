@@ -619,3 +619,36 @@ func TestPutReceiptAsync(t *testing.T) {
 		t.Errorf("a fresh Open reports %d receipts committed", st.ReceiptsCommitted)
 	}
 }
+
+// TestFailedReceiptKeepsIndex: a failed run's receipt is stored and found by
+// its own CID, but does not replace the task's index entry when there is
+// one; it becomes the entry when there is none.
+func TestFailedReceiptKeepsIndex(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	task := spec.SumCBOR([]byte("task"))
+	okR, failR := spec.SumCBOR([]byte("ok")), spec.SumCBOR([]byte("fail"))
+	if err := s.PutReceipt(ctx, task, okR, []byte("ok")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutFailedReceipt(ctx, task, failR, []byte("fail")); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, err := s.ReceiptForTask(ctx, task); err != nil || !got.Equals(okR) {
+		t.Fatalf("index entry %s after a failed receipt, want the ok one: %v", got, err)
+	}
+	if b, err := s.Receipt(ctx, failR); err != nil || string(b) != "fail" {
+		t.Fatalf("failed receipt not stored by its CID: %v", err)
+	}
+	other := spec.SumCBOR([]byte("other task"))
+	if err := s.PutFailedReceipt(ctx, other, failR, []byte("fail")); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, err := s.ReceiptForTask(ctx, other); err != nil || !got.Equals(failR) {
+		t.Fatalf("a task with no entry did not get the failed receipt: %v", err)
+	}
+}
