@@ -293,7 +293,11 @@ func (n *Node) finishTaskMeta(ctx context.Context, ev Event, g *Grant, out spec.
 		return ev, nil
 	}
 	put := n.store.PutReceipt
-	if ctx.Value(noSyncKey{}) != nil {
+	switch {
+	case out.Err != nil:
+		// A failure never hides a success already indexed for the task.
+		put = n.store.PutFailedReceipt
+	case ctx.Value(noSyncKey{}) != nil:
 		put = n.store.PutReceiptNoSync
 	}
 	if err := put(ctx, ev.Task, rc, b); err != nil {
