@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strconv"
 
-
 	"github.com/ipvm-go/ipvm/invocation"
 	"github.com/ipvm-go/ipvm/spec"
 )
