@@ -54,6 +54,7 @@ The repo (identity, config, store) is $IPVM_PATH or ~/.ipvm, created on first us
 		newUcanCmd(e),
 		newDaemonCmd(e),
 		newPeersCmd(e),
+		newOffersCmd(e),
 		newBenchCmd(e),
 		newConformanceCmd(e),
 	)

@@ -5,23 +5,24 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/ipfs/go-cid"
 	"github.com/spf13/cobra"
 
 	"github.com/ipvm-go/ipvm/node"
+	"github.com/ipvm-go/ipvm/receipt"
 	"github.com/ipvm-go/ipvm/spec"
 	"github.com/ipvm-go/ipvm/ucan"
 	"github.com/ipvm-go/ipvm/workflow"
 )
 
 func newRunCmd(e *env) *cobra.Command {
-	var asJSON bool
+	var asJSON, explain bool
 	var adds, proofFiles []string
 	c := &cobra.Command{
 		Use:   "run FILE",
@@ -41,7 +42,7 @@ Exits 1 if any task failed.`,
 				return err
 			}
 			if cl != nil {
-				return e.runRemote(ctx, cl, args[0], adds, proofFiles, asJSON)
+				return e.runRemote(ctx, cl, args[0], adds, proofFiles, asJSON, explain)
 			}
 			n, closeNode, err := e.openNode()
 			if err != nil {
@@ -83,6 +84,9 @@ Exits 1 if any task failed.`,
 					if err := printEvent(e.stdout, ev, asJSON); err != nil && printErr == nil {
 						printErr = err
 					}
+					if explain {
+						printExplain(e.explainOut(asJSON), ev.Name, ev.Bytes)
+					}
 					p.finished(ev.Name)
 				},
 			})
@@ -105,7 +109,70 @@ Exits 1 if any task failed.`,
 	c.Flags().BoolVar(&asJSON, "json", false, `print one {"name","task","receipt","out","cached"} object per task per line`)
 	c.Flags().StringArrayVar(&adds, "add", nil, "add a file (module or data) to the repo before running; repeatable")
 	c.Flags().StringArrayVar(&proofFiles, "proof", nil, "a delegation (token or container file) to run under another subject's authority; repeatable")
+	c.Flags().BoolVar(&explain, "explain", false, "print, per task, where it ran: the candidate nodes with the bytes each would move, the choice and any fallback (needs the daemon's network; embedded runs say so)")
 	return c
+}
+
+// explainOut is where --explain writes: stdout, or stderr with --json so
+// that stdout stays one JSON object per line.
+func (e *env) explainOut(asJSON bool) io.Writer {
+	if asJSON {
+		return e.stderr
+	}
+	return e.stdout
+}
+
+// printExplain prints the placement recorded in a receipt's meta.
+func printExplain(w io.Writer, name string, rb []byte) {
+	s, err := receipt.Decode(rb)
+	if err != nil {
+		fmt.Fprintf(w, "  placement of %q: receipt does not decode: %v\n", name, err)
+		return
+	}
+	pm, _ := s.Meta["placement"].(map[string]any)
+	if pm == nil {
+		fmt.Fprintf(w, "  placement of %q: ran on this node; no network (embedded run, or a cached receipt), so no candidates were weighed: start the daemon for placement\n", name)
+		return
+	}
+	fmt.Fprintf(w, "  placement of %q: ran on %v (%v), moved %v bytes of module and inputs\n", name, pm["on"], pm["did"], pm["moved"])
+	cands, _ := pm["candidates"].([]any)
+	for _, c := range cands {
+		m, _ := c.(map[string]any)
+		who := fmt.Sprint(m["peer"])
+		if m["local"] == true {
+			who += " (asking node)"
+		}
+		switch {
+		case m["excluded"] != nil:
+			fmt.Fprintf(w, "    %-60s excluded: %v\n", who, m["excluded"])
+		case m["peer"] == pm["on"]:
+			fmt.Fprintf(w, "    %-60s %12v bytes  <- chosen\n", who, m["bytes"])
+		default:
+			fmt.Fprintf(w, "    %-60s %12v bytes\n", who, m["bytes"])
+		}
+	}
+	fb, _ := pm["fallback"].([]any)
+	for _, f := range fb {
+		m, _ := f.(map[string]any)
+		fmt.Fprintf(w, "    fell back from %v: %v\n", m["peer"], m["err"])
+	}
+}
+
+// fetchExplain fetches a receipt's bytes from the daemon and prints its
+// placement.
+func fetchExplain(ctx context.Context, cl *client, w io.Writer, name, rcpt string) {
+	resp, err := cl.do(ctx, http.MethodGet, "/v1/receipts/"+rcpt, nil, map[string]string{"Accept": "application/vnd.ipld.dag-cbor"})
+	if err != nil {
+		fmt.Fprintf(w, "  placement of %q: %v\n", name, err)
+		return
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
+	if err != nil {
+		fmt.Fprintf(w, "  placement of %q: %v\n", name, err)
+		return
+	}
+	printExplain(w, name, b)
 }
 
 // openNode opens the repo and its node in embedded mode.
@@ -137,17 +204,7 @@ func (e *env) grant(ctx context.Context, n *node.Node, wf *workflow.Workflow, pr
 }
 
 // nodeAdder adds a file module to the node's store.
-func nodeAdder(n *node.Node) fileAdder {
-	return func(ctx context.Context, path string) (cid.Cid, error) {
-		f, err := os.Open(path)
-		if err != nil {
-			return cid.Undef, err
-		}
-		defer f.Close()
-		c, _, err := n.AddBlob(ctx, f)
-		return c, err
-	}
-}
+func nodeAdder(n *node.Node) fileAdder { return addFileWith(n.AddBlob) }
 
 // jsonEvent is the --json form of a finished task: a contract that scripts
 // and the conformance suite depend on.
@@ -291,7 +348,7 @@ func isTerminal(w io.Writer) bool {
 // uploaded, the workflow is posted, and receipts are printed as the daemon
 // streams them. With --proof, the invocation is signed with this repo's key
 // and sent as a bearer token.
-func (e *env) runRemote(ctx context.Context, cl *client, path string, adds, proofFiles []string, asJSON bool) error {
+func (e *env) runRemote(ctx context.Context, cl *client, path string, adds, proofFiles []string, asJSON, explain bool) error {
 	add := cl.adder()
 	for _, f := range adds {
 		c, err := add(ctx, f)
@@ -348,6 +405,9 @@ func (e *env) runRemote(ctx context.Context, cl *client, path string, adds, proo
 			json.Unmarshal(je.Out, &out)
 			if _, ok := out["ok"]; !ok {
 				failed++
+			}
+			if explain {
+				defer fetchExplain(ctx, cl, e.explainOut(asJSON), je.Name, je.Receipt)
 			}
 			if asJSON {
 				_, err := fmt.Fprintf(e.stdout, "%s\n", ev.Data)

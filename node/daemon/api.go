@@ -343,7 +343,7 @@ func (a *api) Blob(ctx context.Context, c cid.Cid) (io.ReadCloser, uint64, error
 }
 
 // Offers implements gateway.Node.
-func (a *api) Offers(ctx context.Context) (any, error) { return a.n.Offer(ctx) }
+func (a *api) Offers(ctx context.Context) (any, error) { return a.n.Offers(ctx, "") }
 
 // Identity implements gateway.Node.
 func (a *api) Identity() gateway.Identity {
