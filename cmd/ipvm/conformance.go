@@ -66,7 +66,11 @@ section, PASS or FAIL, detail) and exits 1 if any case fails.`,
 					failed++
 				}
 				if !asJSON {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.ID, r.Section, verdict, oneLine(r.Detail, 2000))
+					fmt.Fprintf(tw, "%s\t%s\t%s", r.ID, r.Section, verdict)
+					if r.Detail != "" {
+						fmt.Fprintf(tw, "\t%s", oneLine(r.Detail, 2000))
+					}
+					fmt.Fprintln(tw)
 				}
 			}
 			if !asJSON {
