@@ -133,15 +133,18 @@ func (c *client) addBlob(ctx context.Context, r io.Reader) (cid.Cid, uint64, err
 }
 
 // adder uploads a file module to the daemon.
-func (c *client) adder() fileAdder {
+func (c *client) adder() fileAdder { return addFileWith(c.addBlob) }
+
+// addFileWith turns a blob store's add function into a fileAdder.
+func addFileWith(add func(context.Context, io.Reader) (cid.Cid, uint64, error)) fileAdder {
 	return func(ctx context.Context, path string) (cid.Cid, error) {
 		f, err := os.Open(path)
 		if err != nil {
 			return cid.Undef, err
 		}
 		defer f.Close()
-		cc, _, err := c.addBlob(ctx, f)
-		return cc, err
+		c, _, err := add(ctx, f)
+		return c, err
 	}
 }
 
