@@ -165,12 +165,23 @@ func New(ctx context.Context, c Config) (*Host, error) {
 	return n, nil
 }
 
+// maxPeerInboundStreams bounds the inbound streams of one peer, all
+// protocols together (DHT, identify and ipvm's).
+const maxPeerInboundStreams = 64
+
 // resourceManager builds libp2p's resource manager with the default limits
 // scaled to MaxMemory/MaxFDs, plus per-protocol stream limits for ipvm's
 // protocols.
 func (n *Host) resourceManager() (network.ResourceManager, error) {
 	limits := rcmgr.DefaultLimits
 	libp2p.SetDefaultServiceLimits(&limits)
+	// Streams wait in the shared transient scope until their protocol is
+	// negotiated. libp2p lets one peer hold more inbound streams (256 and
+	// up) than that scope has (128), so one peer opening streams it never
+	// negotiates would get every other peer's streams reset. Cap a peer's
+	// inbound streams well below the transient scope's.
+	limits.PeerBaseLimit.StreamsInbound, limits.PeerLimitIncrease.StreamsInbound = maxPeerInboundStreams, 0
+	limits.TransientBaseLimit.StreamsInbound = max(limits.TransientBaseLimit.StreamsInbound, 8*maxPeerInboundStreams)
 	for _, p := range []protocol.ID{ProtocolReceipt, ProtocolBlock} {
 		limits.AddProtocolLimit(p,
 			rcmgr.BaseLimit{StreamsInbound: n.cfg.MaxInboundStreams, StreamsOutbound: n.cfg.MaxInboundStreams,
