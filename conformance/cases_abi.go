@@ -17,6 +17,8 @@ func abiCases() []Case {
 		{ID: "abi.name-swap", Section: "§6.1", Title: "a function name resolves with _ and - swapped (add-one finds add_one)", run: caseNameSwap},
 		{ID: "abi.i32-range", Section: "§6.2", Title: "an i32 param takes 0 … 2^32-1 (above 2^31-1 modulo 2^32); 2^32 is BadArgs", run: caseI32Range},
 		{ID: "abi.bad-output", Section: "§6.2", Title: "a NaN result, or output bytes that are not DAG-CBOR: BadOutput", run: caseBadOutput},
+		{ID: "abi.initialize", Section: "§6.1", Title: "a module's _initialize runs before the task's function", run: caseInitialize},
+		{ID: "abi.fresh-instance", Section: "§6.1", Title: "every task runs in a fresh instance: a global counter reads 1 every time", run: caseFreshInstance},
 		{ID: "abi.dag-cbor-echo", Section: "§6.3", Title: "DAG-CBOR ABI: any IPLD value (links, bytes, maps, floats) round-trips through echo", run: caseEcho},
 		{ID: "abi.wasi-command", Section: "§6.4", Title: "a WASI command's stdout is its DAG-JSON result", run: caseWasi},
 		{ID: "abi.component-string", Section: "§6.5", Title: "component subset: a string arg is lowered to (ptr, len) in memory", run: caseComponent},
@@ -111,6 +113,31 @@ func caseBadOutput(ctx context.Context, s *suite) error {
 	}
 	for _, name := range []string{"nan", "garbage"} {
 		if _, err := wantErr(st, name, spec.ErrNameBadOutput); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func caseInitialize(ctx context.Context, s *suite) error {
+	st, err := s.limited(ctx, "initialize", wasm("t", s.comp, "initialized"), nil)
+	if err != nil {
+		return err
+	}
+	return wantOK(st, "t", int64(42))
+}
+
+func caseFreshInstance(ctx context.Context, s *suite) error {
+	st, err := s.run(ctx, workflow("fresh",
+		with(wasm("a", s.comp, "bump"), "nonce", s.nonce("fresh-a")),
+		with(wasm("b", s.comp, "bump"), "nonce", s.nonce("fresh-b")),
+		with(wasm("c", s.comp, "bump"), "nonce", s.nonce("fresh-c")),
+	), "")
+	if err != nil {
+		return err
+	}
+	for _, name := range []string{"a", "b", "c"} {
+		if err := wantOK(st, name, int64(1)); err != nil {
 			return err
 		}
 	}

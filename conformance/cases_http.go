@@ -51,9 +51,22 @@ func caseBlobEmpty(ctx context.Context, s *suite) error {
 
 func caseBlobRoundtrip(ctx context.Context, s *suite) error {
 	b := []byte(fmt.Sprintf("round trip %d", s.salt))
-	c, err := s.putBlob(ctx, b)
+	up, err := s.do(ctx, http.MethodPost, "/v1/blobs", bytes.NewReader(b), map[string]string{"Content-Type": "application/octet-stream"})
 	if err != nil {
 		return err
+	}
+	if err := wantStatus(up, http.StatusCreated); err != nil {
+		return err
+	}
+	var created struct {
+		CID string `json:"cid"`
+	}
+	if err := json.Unmarshal(up.body, &created); err != nil {
+		return err
+	}
+	c := created.CID
+	if loc := up.header.Get("Location"); loc != "/v1/blobs/"+c {
+		return fmt.Errorf("POST /v1/blobs: Location %q, want /v1/blobs/%s", loc, c)
 	}
 	r, err := s.get(ctx, "/v1/blobs/"+c, nil)
 	if err != nil {
@@ -139,6 +152,7 @@ func httpCases() []Case {
 		{ID: "http.accept-q-zero", Section: "§10", Title: "text/event-stream;q=0 with application/json: a 202 JSON answer, not a stream", run: caseAcceptQZero},
 		{ID: "http.stream-error-first", Section: "§10", Title: "a bad body with Accept: text/event-stream is a 400 JSON error, before any stream", run: caseStreamErrorFirst},
 		{ID: "http.receipt-dag-json", Section: "§10", Title: "Accept: application/vnd.ipld.dag-json gets the receipt view in that media type", run: caseReceiptDagJSON},
+		{ID: "http.header-too-large", Section: "§10", Title: "request headers over 64 KiB: 431", run: caseHeaderTooLarge},
 		{ID: "http.method-not-allowed", Section: "§10", Title: "DELETE /v1/workflows: 405", run: caseMethod},
 	}
 }
@@ -532,6 +546,17 @@ func caseReceiptDagJSON(ctx context.Context, s *suite) error {
 	}
 	if h := r.header.Get("X-Ipvm-Receipt"); h != re.Receipt {
 		return fmt.Errorf("X-Ipvm-Receipt %q, want %s", h, re.Receipt)
+	}
+	return nil
+}
+
+func caseHeaderTooLarge(ctx context.Context, s *suite) error {
+	r, err := s.get(ctx, "/healthz", map[string]string{"X-Conformance-Padding": strings.Repeat("p", 80<<10)})
+	if err != nil {
+		return err
+	}
+	if r.status != http.StatusRequestHeaderFieldsTooLarge {
+		return fmt.Errorf("want 431, got %s", r)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -155,6 +156,12 @@ func ucanCases() []Case {
 		{ID: "ucan.too-many-proofs", Section: "§3.2", Title: "an invocation with 17 proofs: 401 TooLarge, before any proof is resolved", run: caseUcanTooMany},
 		{ID: "ucan.root-not-subject", Section: "§3.2", Title: "a chain whose root is not issued by its subject: 403 InvalidSubject", run: caseUcanRootNotSubject},
 		{ID: "ucan.chain-broken", Section: "§3.2", Title: "a delegation to someone other than the invoker: 403 InvalidAudience", run: caseUcanChainBroken},
+		{ID: "ucan.delegation-forged", Section: "§3.2", Title: "a delegation whose signature does not verify: 401 InvalidSignature", run: caseUcanDelegationForged},
+		{ID: "ucan.delegation-expired", Section: "§3.2", Title: "an expired delegation: 401 Expired", run: caseUcanDelegationExpired},
+		{ID: "ucan.powerline-root", Section: "§3.2", Title: "a powerline (sub: null) as the root of the chain: 403 InvalidClaim", run: caseUcanPowerlineRoot},
+		{ID: "ucan.policy-like-allows", Section: "§3.3", Title: "a task inside a like and all policy runs", run: caseUcanPolicyAllows},
+		{ID: "ucan.policy-all", Section: "§3.3", Title: "a param over an all/<= policy bound is refused: MatchError", run: caseUcanPolicyAll},
+		{ID: "ucan.tag-1-0-0", Section: "§3.1", Title: "an invocation under the ucan/inv@1.0.0 tag spelling is read", run: caseUcanTag100},
 		{ID: "ucan.replayed", Section: "§3.2", Title: "the same invocation twice: the second is 403 Replayed", run: caseUcanReplay},
 		{ID: "ucan.replay-key-order", Section: "§3.1", Title: "a used invocation re-sent with its envelope's map keys out of order is the same token: 403 Replayed", run: caseUcanReplayKeyOrder},
 		{ID: "ucan.replay-long-head", Section: "§3.1", Title: "a used invocation re-sent with a long length head is the same token: 403 Replayed", run: caseUcanReplayLongHead},
@@ -432,6 +439,107 @@ func caseUcanReplayLongHead(ctx context.Context, s *suite) error {
 		// The signature's length in a two-byte head.
 		return append([]byte{0x82, 0x59, 0x00, 0x40}, b[3:]...), nil
 	})
+}
+
+func caseUcanDelegationForged(ctx context.Context, s *suite) error {
+	body := s.authWorkflow("dlg-forged", "add_one")
+	d, err := ucan.Delegate(s.alice, s.bob.DID(), cmdWasmRun)
+	if err != nil {
+		return err
+	}
+	forged := append([]byte(nil), d.Bytes()...)
+	forged[10] ^= 0x01 // inside the signature
+	c, err := workflowCID(body)
+	if err != nil {
+		return err
+	}
+	// The invocation cites the forged token by its own CID, so the proof
+	// is found and its signature is what fails.
+	inv, err := ucan.InvokeWorkflow(s.bob, s.alice.DID(), c, ucan.WithProofs(spec.SumCBOR(forged)))
+	if err != nil {
+		return err
+	}
+	tok, err := container('B', inv.Bytes(), forged)
+	if err != nil {
+		return err
+	}
+	return s.refused(ctx, body, tok, http.StatusUnauthorized, "InvalidSignature")
+}
+
+func caseUcanDelegationExpired(ctx context.Context, s *suite) error {
+	body := s.authWorkflow("dlg-expired", "add_one")
+	tok, err := s.chain(body, cmdWasmRun, "", ucan.WithExpiration(time.Now().Add(-time.Hour)))
+	if err != nil {
+		return err
+	}
+	return s.refused(ctx, body, tok, http.StatusUnauthorized, "Expired")
+}
+
+func caseUcanPowerlineRoot(ctx context.Context, s *suite) error {
+	body := s.authWorkflow("powerline", "add_one")
+	tok, err := delegated(body, s.alice, s.bob.DID(), s.bob, s.alice.DID(), cmdWasmRun, true, ucan.WithPowerline())
+	if err != nil {
+		return err
+	}
+	return s.refused(ctx, body, tok, http.StatusForbidden, "InvalidClaim")
+}
+
+func caseUcanPolicyAllows(ctx context.Context, s *suite) error {
+	body := workflow("ucan-like", wasm("t", s.guest, "add_one", int64(999)))
+	tok, err := s.chain(body, "/wasm", `[["like", ".fun", "add_*"], ["all", ".params", ["<=", ".", 1000]]]`)
+	if err != nil {
+		return err
+	}
+	st, err := s.run(ctx, body, tok)
+	if err != nil {
+		return err
+	}
+	return wantOK(st, "t", int64(1000))
+}
+
+func caseUcanPolicyAll(ctx context.Context, s *suite) error {
+	body := workflow("ucan-all", wasm("t", s.guest, "add_one", int64(1001)))
+	tok, err := s.chain(body, cmdWasmRun, `[["all", ".params", ["<=", ".", 1000]]]`)
+	if err != nil {
+		return err
+	}
+	return s.taskRefused(ctx, body, tok, "MatchError")
+}
+
+func caseUcanTag100(ctx context.Context, s *suite) error {
+	body := s.authWorkflow("tag100", "add_one")
+	c, err := workflowCID(body)
+	if err != nil {
+		return err
+	}
+	nonce := make([]byte, 12)
+	_, _ = rand.Read(nonce)
+	now := time.Now().Unix()
+	sp := map[string]any{
+		"h": []byte{0x34, 0x01, 0xed, 0x01, 0xed, 0x01, 0x13, 0x71},
+		"ucan/inv@1.0.0": map[string]any{
+			"iss": s.alice.DID(), "sub": s.alice.DID(), "cmd": ucan.CmdWorkflowRun,
+			"args": map[string]any{"workflow": c}, "prf": []any{}, "nonce": nonce,
+			"exp": now + 300, "iat": now,
+		},
+	}
+	signed, err := spec.EncodeCBOR(sp)
+	if err != nil {
+		return err
+	}
+	env, err := spec.EncodeCBOR([]any{s.alice.Sign(signed), sp})
+	if err != nil {
+		return err
+	}
+	tok, err := container('B', env)
+	if err != nil {
+		return err
+	}
+	st, err := s.run(ctx, body, tok)
+	if err != nil {
+		return err
+	}
+	return wantOK(st, "t", s.n(20)+1)
 }
 
 func caseUcanReplay(ctx context.Context, s *suite) error {

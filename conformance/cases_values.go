@@ -61,6 +61,7 @@ func valueCases() []Case {
 		{ID: "values.vector-task-cids", Section: "§1.5", Title: "every golden task vector, submitted as a workflow task, gets the vector's CID", run: caseVectorCIDs},
 		{ID: "values.int-float-distinct", Section: "§1.1", Title: "1 and 1.0 are different values: tasks differing only so have different CIDs", run: caseIntFloat},
 		{ID: "values.json-order-whitespace", Section: "§1.3", Title: "key order and whitespace in the JSON do not change a task's CID", run: caseKeyOrder},
+		{ID: "values.bytes-padding", Section: "§1.3", Title: "DAG-JSON bytes with or without base64 padding are the same value", run: caseBytesPadding},
 		{ID: "values.int-out-of-range", Section: "§1.1", Title: "an integer past 2^63-1 is refused (400), not wrapped", run: caseIntRange},
 		{ID: "values.bad-slash-map", Section: "§1.3", Title: "a map with a \"/\" key that is neither a link nor bytes is refused (400)", run: caseBadSlash},
 		{ID: "values.cid-form", Section: "§1.4", Title: "workflow, task and receipt CIDs are CIDv1 dag-cbor sha2-256 base32", run: caseCIDForm},
@@ -126,6 +127,21 @@ func caseKeyOrder(ctx context.Context, s *suite) error {
 	}
 	if sa.Workflow != sb.Workflow {
 		return fmt.Errorf("same workflow, other key order: workflow CIDs %s and %s", sa.Workflow, sb.Workflow)
+	}
+	return nil
+}
+
+func caseBytesPadding(ctx context.Context, s *suite) error {
+	padded, err := s.submit(ctx, workflow("padding", wasm("t", s.guest, "echo", obj{"/": obj{"bytes": "AQI="}})), "")
+	if err != nil {
+		return err
+	}
+	bare, err := s.submit(ctx, workflow("padding", wasm("t", s.guest, "echo", obj{"/": obj{"bytes": "AQI"}})), "")
+	if err != nil {
+		return err
+	}
+	if padded.task("t") != bare.task("t") {
+		return fmt.Errorf("bytes AQI= and AQI gave task CIDs %s and %s", padded.task("t"), bare.task("t"))
 	}
 	return nil
 }

@@ -19,6 +19,7 @@ func workflowCases() []Case {
 		{ID: "workflow.mod-forms", Section: "§5.1", Title: "mod as {\"/\": cid}, \"ipfs://cid\" and \"cid\" is the same link, the same task CID", run: caseModForms},
 		{ID: "workflow.mod-file-refused", Section: "§5.1", Title: "mod {\"file\": …} is refused by a node, which has no file resolver (400)", run: caseModFile},
 		{ID: "workflow.bad-meta", Section: "§5.5", Title: "a negative or fractional meta count, or an empty sub, is refused (400)", run: caseBadMeta},
+		{ID: "workflow.long-name", Section: "§5.7", Title: "a task name over 256 bytes is refused (400)", run: caseLongName},
 		{ID: "workflow.duplicate-names", Section: "§5.4", Title: "two tasks with one name are refused (400)", run: caseWorkflowDupNames},
 		{ID: "workflow.unknown-await", Section: "§5.4", Title: "a promise naming no task of the workflow is refused (400)", run: caseWorkflowUnknownAwait},
 		{ID: "workflow.cycle", Section: "§5.4", Title: "a cycle of promises is refused (400) and the error names it", run: caseWorkflowCycle},
@@ -70,6 +71,11 @@ func (s *suite) badRequest(ctx context.Context, body []byte, names ...string) (*
 
 func caseWorkflowUnknownKey(ctx context.Context, s *suite) error {
 	_, err := s.badRequest(ctx, workflow("unknown-key", with(wasm("t", s.guest, "add_one", 1), "color", "red")))
+	return err
+}
+
+func caseLongName(ctx context.Context, s *suite) error {
+	_, err := s.badRequest(ctx, workflow("long-name", wasm(strings.Repeat("n", 257), s.guest, "add_one", 1)))
 	return err
 }
 
