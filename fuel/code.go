@@ -8,6 +8,8 @@ type insert struct {
 	pos  int     // offset in the body
 	cost int64   // static charge, for dyn == dynNone
 	dyn  dynamic // dynamic charge of the instruction at pos
+	end  int     // > 0: replace body[pos:end] (a function index) by idx
+	idx  uint32
 }
 
 // frame kinds of the control stack.
@@ -28,7 +30,10 @@ type frame struct {
 // at the start of each loop body, each charging the static cost of the
 // instructions it owns (those not inside a nested loop), plus one dynamic
 // charge before each bulk instruction. r covers exactly the expression.
-func scanBody(r *reader) ([]insert, error) {
+// Function indices (call, ref.func) are checked and, in Refuel mode,
+// renumbered through e.fx; global indices must be below the fuel global's,
+// so the guest's own code cannot touch it.
+func scanBody(r *reader, e emitter) ([]insert, error) {
 	ins := []insert{{pos: r.pos}}
 	stack := []frame{{kind: frameBlock, owner: 0}}
 	for {
@@ -75,7 +80,26 @@ func scanBody(r *reader) ([]insert, error) {
 			}
 			ins[stack[len(stack)-1].owner].cost += cost
 			continue
-		case 0x0c, 0x0d, 0x10, 0x20, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0xd2:
+		case 0x10, 0xd2: // call, ref.func
+			x, err := r.u32()
+			if err != nil {
+				return nil, err
+			}
+			if uint64(x) >= e.fx.total {
+				return nil, fmt.Errorf("%w: function index %d of %d at offset %d", ErrMalformed, x, e.fx.total, r.base+at)
+			}
+			if e.fx.shift && x >= e.fx.imported {
+				ins = append(ins, insert{pos: at + 1, end: r.pos, idx: x + 1})
+			}
+		case 0x23, 0x24: // global.get, global.set
+			g, err := r.u32()
+			if err != nil {
+				return nil, err
+			}
+			if g >= e.global {
+				return nil, fmt.Errorf("%w: global index %d of %d at offset %d", ErrMalformed, g, e.global, r.base+at)
+			}
+		case 0x0c, 0x0d, 0x20, 0x21, 0x22, 0x25, 0x26:
 			// One index.
 			if _, err := r.u32(); err != nil {
 				return nil, err
@@ -179,9 +203,12 @@ func scanBody(r *reader) ([]insert, error) {
 
 // emitter builds the metering code for one function.
 type emitter struct {
-	global uint32 // index of the fuel global
-	tmp    uint32 // index of the i64 scratch local
-	size   uint32 // index of the i32 scratch local (bulk instructions only)
+	global   uint32  // index of the fuel global
+	tmp      uint32  // index of the i64 scratch local
+	size     uint32  // index of the i32 scratch local (bulk instructions only)
+	fx       funcMap // function renumbering
+	refuelOn bool    // Refuel mode
+	refuel   uint32  // index of the refuel import
 }
 
 // appendCharge appends code that takes the i64 on top of the stack from the
@@ -189,6 +216,16 @@ type emitter struct {
 //
 //	global.get fuel; <cost>; i64.sub; local.tee tmp; global.set fuel
 //	local.get tmp; i64.const 0; i64.lt_s; if; unreachable; end
+//
+// In Refuel mode the host is asked first, and the trap comes only if the
+// value it returns is still negative:
+//
+//	global.get fuel; <cost>; i64.sub; local.tee tmp; global.set fuel
+//	local.get tmp; i64.const 0; i64.lt_s
+//	if
+//	  local.get tmp; call refuel; local.tee tmp; global.set fuel
+//	  local.get tmp; i64.const 0; i64.lt_s; if; unreachable; end
+//	end
 func (e emitter) appendCharge(b []byte, cost []byte) []byte {
 	b = append(b, 0x23) // global.get fuel
 	b = appendU32(b, e.global)
@@ -197,6 +234,29 @@ func (e emitter) appendCharge(b []byte, cost []byte) []byte {
 	b = appendU32(b, e.tmp)
 	b = append(b, 0x24) // global.set fuel
 	b = appendU32(b, e.global)
+	b = e.appendTrapIfNegative(b)
+	if !e.refuelOn {
+		return b
+	}
+	// Replace the unreachable inside the if by the refuel call and a
+	// second check.
+	b = b[:len(b)-2]
+	b = append(b, 0x20) // local.get tmp
+	b = appendU32(b, e.tmp)
+	b = append(b, 0x10) // call refuel
+	b = appendU32(b, e.refuel)
+	b = append(b, 0x22) // local.tee tmp
+	b = appendU32(b, e.tmp)
+	b = append(b, 0x24) // global.set fuel
+	b = appendU32(b, e.global)
+	b = e.appendTrapIfNegative(b)
+	return append(b, 0x0b) // end
+}
+
+// appendTrapIfNegative appends
+//
+//	local.get tmp; i64.const 0; i64.lt_s; if; unreachable; end
+func (e emitter) appendTrapIfNegative(b []byte) []byte {
 	b = append(b, 0x20) // local.get tmp
 	b = appendU32(b, e.tmp)
 	return append(b,
@@ -236,7 +296,7 @@ func (e emitter) appendDynamic(b []byte, d dynamic) []byte {
 // instrumentBody rewrites one function body (the bytes after its size).
 // nparams is the function's parameter count; base is the body's offset in
 // the module.
-func instrumentBody(body []byte, base int, nparams uint32, global uint32) ([]byte, error) {
+func instrumentBody(body []byte, base int, nparams uint32, e emitter) ([]byte, error) {
 	r := &reader{b: body, base: base}
 	groups, err := r.u32()
 	if err != nil {
@@ -264,22 +324,25 @@ func instrumentBody(body []byte, base int, nparams uint32, global uint32) ([]byt
 		}
 	}
 	declEnd := r.pos
-	ins, err := scanBody(r)
+	ins, err := scanBody(r, e)
 	if err != nil {
 		return nil, err
 	}
-	charged, dyn := false, false
+	charged, dyn, patched := false, false, false
 	for _, in := range ins {
 		charged = charged || in.cost > 0 || in.dyn != dynNone
 		dyn = dyn || in.dyn != dynNone
+		patched = patched || in.end > 0
 	}
-	if !charged {
+	if !charged && !patched {
 		return body, nil
 	}
 	// Scratch locals go after every existing one, so no index shifts.
-	e := emitter{global: global, tmp: uint32(nlocals), size: uint32(nlocals) + 1}
+	e.tmp, e.size = uint32(nlocals), uint32(nlocals)+1
 	out := make([]byte, 0, len(body)+len(ins)*32+8)
-	if dyn {
+	if !charged {
+		out = append(out, body[:declEnd]...)
+	} else if dyn {
 		out = appendU32(out, groups+2)
 		out = append(out, body[declStart:declEnd]...)
 		out = append(out, 0x01, 0x7e, 0x01, 0x7f) // i64 tmp, i32 size
@@ -293,6 +356,9 @@ func instrumentBody(body []byte, base int, nparams uint32, global uint32) ([]byt
 		out = append(out, body[prev:in.pos]...)
 		prev = in.pos
 		switch {
+		case in.end > 0:
+			out = appendU32(out, in.idx)
+			prev = in.end
 		case in.dyn != dynNone:
 			out = e.appendDynamic(out, in.dyn)
 		case in.cost > 0:

@@ -162,7 +162,62 @@ func newEnv(ctx context.Context, cfg wazero.RuntimeConfig) *env {
 	if err != nil {
 		panic(err)
 	}
+	// The refuel import of Refuel mode: the call's Tank comes with ctx.
+	_, err = rt.NewHostModuleBuilder(ImportModule).
+		NewFunctionBuilder().WithFunc(func(ctx context.Context, v int64) int64 {
+		if t, ok := ctx.Value(tankKey{}).(*Tank); ok {
+			return t.Refuel(v)
+		}
+		return v // no budget: out of fuel
+
+	}).Export(ImportName).
+		Instantiate(ctx)
+	if err != nil {
+		panic(err)
+	}
 	return &env{rt: rt, cache: map[string]wazero.CompiledModule{}}
+}
+
+// tankKey carries a call's *Tank to the refuel import; sliceKey carries
+// the slice size that makes run use Refuel mode.
+type (
+	tankKey  struct{}
+	sliceKey struct{}
+)
+
+// withRefuel makes run meter through a Tank of the given slice (for
+// modules instrumented with Options.Refuel).
+func withRefuel(ctx context.Context, slice int64) context.Context {
+	return context.WithValue(ctx, sliceKey{}, slice)
+}
+
+// mode is one way of instrumenting and metering the corpus.
+type mode struct {
+	name  string
+	opts  Options
+	slice int64 // Refuel mode's slice
+}
+
+// modes are trapping at once and Refuel mode with a tiny and a large slice.
+var modes = []mode{
+	{"trap", Options{}, 0},
+	{"refuel-7", Options{Refuel: true}, 7},
+	{"refuel-default", Options{Refuel: true}, DefaultSlice},
+}
+
+func (md mode) ctx(ctx context.Context) context.Context {
+	if md.opts.Refuel {
+		return withRefuel(ctx, md.slice)
+	}
+	return ctx
+}
+
+// key names the compiled module of file in this mode.
+func (md mode) key(file string) string {
+	if md.opts.Refuel {
+		return file + "+refuel"
+	}
+	return file + "+fuel"
 }
 
 // compile compiles b once per key.
@@ -213,13 +268,20 @@ func run(t testing.TB, ctx context.Context, v *env, c wazero.CompiledModule, k k
 	}
 	defer mod.Close(ctx)
 	var g api.MutableGlobal
+	var tank *Tank
 	if budget >= 0 {
 		var ok bool
 		g, ok = mod.ExportedGlobal(GlobalName).(api.MutableGlobal)
 		if !ok {
 			t.Fatalf("no mutable global %q", GlobalName)
 		}
-		SetBudget(g, budget)
+		if slice, ok := ctx.Value(sliceKey{}).(int64); ok {
+			tank = NewTank(budget, slice)
+			ctx = context.WithValue(ctx, tankKey{}, tank)
+			g.Set(uint64(tank.Start()))
+		} else {
+			SetBudget(g, budget)
+		}
 	}
 	var o outcome
 	switch k {
@@ -241,7 +303,11 @@ func run(t testing.TB, ctx context.Context, v *env, c wazero.CompiledModule, k k
 	case homestar:
 		o = runHomestar(t, ctx, mod, cl)
 	}
-	if g != nil {
+	switch {
+	case tank != nil:
+		o.err = tank.Check(o.err)
+		o.fuel = tank.Used(Remaining(g))
+	case g != nil:
 		o.err = Check(g, o.err)
 		o.fuel = Used(budget, g)
 	}

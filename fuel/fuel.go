@@ -8,6 +8,18 @@ import (
 // fuel left. The host sets it to the budget before a call and reads it after.
 const GlobalName = "ipvm_fuel"
 
+// In Refuel mode the rewritten module imports one host function,
+// ImportModule.ImportName, of type (i64) -> i64. A charge that takes the
+// fuel global below zero calls it with the global's (negative) value and
+// stores the result back; if the result is still negative the code executes
+// unreachable. The host either refills (returns a value >= 0, see Tank),
+// refuses (returns the value unchanged: out of fuel), or ends the call (a
+// host error, for a wall-time limit).
+const (
+	ImportModule = "ipvm_fuel"
+	ImportName   = "refuel"
+)
+
 // Options tunes Instrument. The zero value is ready to use.
 type Options struct {
 	// InitialFuel is the initial value of the fuel global, which is all the
@@ -16,6 +28,15 @@ type Options struct {
 	// makes a start function that does any work trap with out of fuel, so
 	// set it for modules with a start section.
 	InitialFuel int64
+	// Refuel makes a charge that goes below zero call the imported host
+	// function ImportModule.ImportName instead of trapping at once, so that
+	// the host can hand out the budget in slices and check a deadline
+	// between them (see Tank). The fuel charged is the same in both modes.
+	// The import is appended after the module's own function imports, so
+	// every defined function's index grows by one; calls, ref.func,
+	// element segments, exports and the start section are renumbered, and
+	// the "name" custom section is dropped.
+	Refuel bool
 }
 
 // Instrument returns module with deterministic fuel metering added: a
@@ -38,9 +59,12 @@ func Instrument(module []byte, opts Options) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	_, importedGlobals, err := m.imports()
+	importedFuncs, importedGlobals, fuelImport, err := m.imports()
 	if err != nil {
 		return nil, err
+	}
+	if opts.Refuel && fuelImport {
+		return nil, fmt.Errorf("%w: the module imports from %q", ErrNameTaken, ImportModule)
 	}
 	params, err := m.typeParams()
 	if err != nil {
@@ -50,47 +74,43 @@ func Instrument(module []byte, opts Options) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	fx := funcMap{shift: opts.Refuel, imported: importedFuncs, total: uint64(importedFuncs) + uint64(len(funcTypes))}
+	if fx.total >= 1<<32-1 {
+		return nil, fmt.Errorf("%w: too many functions", ErrUnsupported)
+	}
 
 	// Fuel global, appended at the end of the global index space.
-	nglobals, rest, err := m.vecCount(secGlobal)
+	nglobals, _, err := m.vecCount(secGlobal)
 	if err != nil {
-		return nil, err
-	}
-	if err := checkGlobals(m, nglobals); err != nil {
 		return nil, err
 	}
 	global := uint64(importedGlobals) + uint64(nglobals)
 	if global >= 1<<32-1 {
 		return nil, fmt.Errorf("%w: too many globals", ErrUnsupported)
 	}
-	g := appendU32(nil, nglobals+1)
-	g = append(g, rest...)
+	g, err := rewriteGlobals(m, fx)
+	if err != nil {
+		return nil, err
+	}
 	g = append(g, 0x7e, 0x01, 0x42) // mutable i64 = i64.const InitialFuel
 	g = appendS64(g, opts.InitialFuel)
 	g = append(g, 0x0b)
 
 	// Export it.
-	names, err := m.exportNames()
+	x, err := rewriteExports(m, fx)
 	if err != nil {
 		return nil, err
 	}
-	for _, n := range names {
-		if n == GlobalName {
-			return nil, fmt.Errorf("%w: %q", ErrNameTaken, GlobalName)
-		}
-	}
-	nexports, rest, err := m.vecCount(secExport)
-	if err != nil {
-		return nil, err
-	}
-	x := appendU32(nil, nexports+1)
-	x = append(x, rest...)
 	x = appendU32(x, uint32(len(GlobalName)))
 	x = append(x, GlobalName...)
 	x = append(x, kindGlobal)
 	x = appendU32(x, uint32(global))
 
 	// Meter every body.
+	e := emitter{global: uint32(global), fx: fx}
+	if opts.Refuel {
+		e.refuel, e.refuelOn = importedFuncs, true
+	}
 	var code []byte
 	if i := m.find(secCode); i >= 0 {
 		r := m.reader(i)
@@ -116,7 +136,7 @@ func Instrument(module []byte, opts Options) ([]byte, error) {
 			if int(t) >= len(params) {
 				return nil, fmt.Errorf("%w: function %d has type %d of %d", ErrMalformed, f, t, len(params))
 			}
-			nb, err := instrumentBody(body, off, params[t], uint32(global))
+			nb, err := instrumentBody(body, off, params[t], e)
 			if err != nil {
 				return nil, err
 			}
@@ -130,6 +150,15 @@ func Instrument(module []byte, opts Options) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %d functions without a code section", ErrMalformed, len(funcTypes))
 	}
 
+	if opts.Refuel {
+		if err := m.addRefuelImport(importedFuncs); err != nil {
+			return nil, err
+		}
+		if err := m.renumberStartAndElems(fx); err != nil {
+			return nil, err
+		}
+		m.dropNames()
+	}
 	m.set(secGlobal, g)
 	m.set(secExport, x)
 	if code != nil {
@@ -220,64 +249,4 @@ func (m *module) funcTypes() ([]uint32, error) {
 		return nil, r.errf("trailing bytes in function section")
 	}
 	return ts, nil
-}
-
-// checkGlobals walks the n entries of the global section so that the
-// appended fuel global lands where the count says.
-func checkGlobals(m *module, n uint32) error {
-	i := m.find(secGlobal)
-	if i < 0 {
-		return nil
-	}
-	r := m.reader(i)
-	if _, err := r.u32(); err != nil {
-		return err
-	}
-	for ; n > 0; n-- {
-		if err := valType(r); err != nil {
-			return err
-		}
-		if _, err := r.byte(); err != nil {
-			return err
-		}
-		if err := constExpr(r); err != nil {
-			return err
-		}
-	}
-	if !r.eof() {
-		return r.errf("trailing bytes in global section")
-	}
-	return nil
-}
-
-// constExpr skips a constant expression up to and including its end.
-func constExpr(r *reader) error {
-	for {
-		at := r.off()
-		op, err := r.byte()
-		if err != nil {
-			return err
-		}
-		switch op {
-		case 0x0b:
-			return nil
-		case 0x41:
-			_, err = r.signed(32)
-		case 0x42:
-			_, err = r.signed(64)
-		case 0x43:
-			_, err = r.bytes(4)
-		case 0x44:
-			_, err = r.bytes(8)
-		case 0x23, 0xd2:
-			_, err = r.u32()
-		case 0xd0:
-			_, err = r.byte()
-		default:
-			return fmt.Errorf("%w: unsupported opcode %#02x in constant expression at offset %d", ErrUnsupported, op, at)
-		}
-		if err != nil {
-			return err
-		}
-	}
 }

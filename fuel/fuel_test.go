@@ -26,19 +26,27 @@ const bigBudget = 1 << 60
 // them is a change of CostTableVersion).
 // Spec: §8.
 func TestCorpusEquivalence(t *testing.T) {
-	ctx := context.Background()
+	for _, md := range modes {
+		t.Run(md.name, func(t *testing.T) { testCorpusEquivalence(t, md) })
+	}
+}
+
+// testCorpusEquivalence is TestCorpusEquivalence in one mode: every mode
+// must give the figures of the one golden file.
+func testCorpusEquivalence(t *testing.T, md mode) {
+	ctx := md.ctx(context.Background())
 	v := testEnv(t)
 	var golden strings.Builder
 	fmt.Fprintf(&golden, "# fuel used per corpus call, %s\n", CostTableVersion)
 	for _, e := range corpus(t) {
 		t.Run(e.name, func(t *testing.T) {
 			b := e.read(t)
-			m, err := Instrument(b, Options{})
+			m, err := Instrument(b, md.opts)
 			if err != nil {
 				t.Fatalf("instrument: %v", err)
 			}
 			orig := v.compile(t, e.file, b)
-			inst := v.compile(t, e.file+"+fuel", m)
+			inst := v.compile(t, md.key(e.file), m)
 			for _, cl := range e.calls {
 				want := run(t, ctx, v, orig, e.kind, cl, -1)
 				got := run(t, ctx, v, inst, e.kind, cl, bigBudget)
@@ -60,7 +68,7 @@ func TestCorpusEquivalence(t *testing.T) {
 		return
 	}
 	const path = "testdata/fuel.golden"
-	if *update {
+	if *update && !md.opts.Refuel {
 		if err := os.WriteFile(path, []byte(golden.String()), 0o644); err != nil {
 			t.Fatal(err)
 		}

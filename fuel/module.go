@@ -152,58 +152,60 @@ func (m *module) reader(i int) *reader {
 }
 
 // imports counts the imported functions and globals, checking each entry's
-// shape.
-func (m *module) imports() (funcs, globals uint32, err error) {
+// shape, and reports whether any import comes from ImportModule.
+func (m *module) imports() (funcs, globals uint32, fuelImport bool, err error) {
 	i := m.find(secImport)
 	if i < 0 {
-		return 0, 0, nil
+		return 0, 0, false, nil
 	}
 	r := m.reader(i)
 	n, err := r.u32()
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, false, err
 	}
 	for ; n > 0; n-- {
-		if _, err := r.name(); err != nil {
-			return 0, 0, err
+		mod, err := r.name()
+		if err != nil {
+			return 0, 0, false, err
 		}
+		fuelImport = fuelImport || mod == ImportModule
 		if _, err := r.name(); err != nil {
-			return 0, 0, err
+			return 0, 0, false, err
 		}
 		kind, err := r.byte()
 		if err != nil {
-			return 0, 0, err
+			return 0, 0, false, err
 		}
 		switch kind {
 		case kindFunc:
 			if _, err := r.u32(); err != nil {
-				return 0, 0, err
+				return 0, 0, false, err
 			}
 			funcs++
 		case kindTable:
 			if _, err := r.byte(); err != nil {
-				return 0, 0, err
+				return 0, 0, false, err
 			}
 			if err := r.limits(); err != nil {
-				return 0, 0, err
+				return 0, 0, false, err
 			}
 		case kindMemory:
 			if err := r.limits(); err != nil {
-				return 0, 0, err
+				return 0, 0, false, err
 			}
 		case kindGlobal:
 			if _, err := r.bytes(2); err != nil {
-				return 0, 0, err
+				return 0, 0, false, err
 			}
 			globals++
 		default:
-			return 0, 0, fmt.Errorf("%w: import kind %d at offset %d", ErrUnsupported, kind, r.off()-1)
+			return 0, 0, false, fmt.Errorf("%w: import kind %d at offset %d", ErrUnsupported, kind, r.off()-1)
 		}
 	}
 	if !r.eof() {
-		return 0, 0, r.errf("trailing bytes in import section")
+		return 0, 0, false, r.errf("trailing bytes in import section")
 	}
-	return funcs, globals, nil
+	return funcs, globals, fuelImport, nil
 }
 
 // limits skips a limits entry, refusing shared memories and memory64.
@@ -239,39 +241,4 @@ func (m *module) vecCount(id byte) (n uint32, rest []byte, err error) {
 		return 0, nil, err
 	}
 	return n, r.b[r.pos:], nil
-}
-
-// exportNames reads the export section's names, checking each entry.
-func (m *module) exportNames() ([]string, error) {
-	i := m.find(secExport)
-	if i < 0 {
-		return nil, nil
-	}
-	r := m.reader(i)
-	n, err := r.u32()
-	if err != nil {
-		return nil, err
-	}
-	var names []string
-	for ; n > 0; n-- {
-		name, err := r.name()
-		if err != nil {
-			return nil, err
-		}
-		kind, err := r.byte()
-		if err != nil {
-			return nil, err
-		}
-		if kind > kindGlobal {
-			return nil, fmt.Errorf("%w: export kind %d at offset %d", ErrUnsupported, kind, r.off()-1)
-		}
-		if _, err := r.u32(); err != nil {
-			return nil, err
-		}
-		names = append(names, name)
-	}
-	if !r.eof() {
-		return nil, r.errf("trailing bytes in export section")
-	}
-	return names, nil
 }
