@@ -32,7 +32,8 @@ type Event struct {
 	// Cached is true when the receipt came from the memo table (or, with
 	// From set, from a peer) and nothing was executed.
 	Cached bool
-	// From is the peer the receipt came from; empty for this node.
+	// From is the peer the receipt came from: with Cached, a peer that had
+	// it; without, the peer placement ran the task on. Empty for this node.
 	From string
 	// Bytes are the signed receipt's bytes.
 	Bytes []byte

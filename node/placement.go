@@ -67,14 +67,16 @@ type placed struct {
 func (n *Node) runPlaced(ctx context.Context, st workflow.Step, w invocation.Wasm, ev Event, g *Grant) (Event, error) {
 	blobs := taskBlobs(w)
 	note := map[string]any{}
-	if n.net == nil && st.Task.Meta.On == "" && st.Task.Meta.Labels == nil {
+	s, isServed := servedFrom(ctx)
+	switch {
+	case n.net == nil && st.Task.Meta.On == "" && st.Task.Meta.Labels == nil:
 		// No network, no constraint: nothing to weigh.
-	} else if s, ok := servedFrom(ctx); ok {
+	case isServed:
 		if caller, ok := ctx.Value(noteKey{}).(map[string]any); ok {
 			maps.Copy(note, caller)
 		}
 		note["by"] = s.from.String()
-	} else {
+	default:
 		p, err := n.decide(ctx, st, w, g, blobs)
 		if errors.Is(err, placement.ErrUnsatisfiable) {
 			return n.finishTaskMeta(ctx, ev, g, spec.Fail(spec.Failf(spec.ErrNameUnplaceable, "task %q: %v", st.Task.Name, err)), nil, nil)

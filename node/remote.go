@@ -200,6 +200,15 @@ func (n *Node) serveInvoke(ctx context.Context, from peer.ID, body []byte) ([]by
 		return nil, err
 	}
 	defer n.leave()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-n.done: // Close cancels runs for peers too
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	req, err := decodeInvokeRequest(body)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", p2p.ErrBadFrame, err)
