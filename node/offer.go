@@ -1,6 +1,7 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -418,7 +419,7 @@ func (n *Node) Offers(ctx context.Context, only string) (PeerOffers, error) {
 		})
 	}
 	wg.Wait()
-	slices.SortFunc(out.Peers, func(a, b Offer) int { return cmpString(a.Peer, b.Peer) })
+	slices.SortFunc(out.Peers, func(a, b Offer) int { return cmp.Compare(a.Peer, b.Peer) })
 	if only != "" && len(out.Peers) == 0 {
 		return out, fmt.Errorf("node: peer %s: %s", only, out.Errors[only])
 	}
@@ -446,16 +447,6 @@ func (n *Node) offerers(ctx context.Context) []peer.ID {
 		add(pi.ID)
 	}
 	return out
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // blockedPeer reports whether the config blocks peer id.

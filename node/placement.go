@@ -1,6 +1,7 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -341,7 +342,7 @@ func (n *Node) placementPeers(ctx context.Context, missing []cid.Cid, all bool, 
 		})
 	}
 	wg.Wait()
-	slices.SortFunc(out, func(a, b peer.ID) int { return cmpString(a.String(), b.String()) })
+	slices.SortFunc(out, func(a, b peer.ID) int { return cmp.Compare(a.String(), b.String()) })
 	return out
 }
 
