@@ -118,7 +118,7 @@ func Executor(c Config) ([]Metric, error) {
 	// run the same way: raw task + signature on one goroutine per core.
 	k := c.pick(4000, 200)
 	tps, limit := 0.0, 0.0
-	for round := range c.pick(3, 1) {
+	for round := range c.pick(5, 1) {
 		_, el, err := runJSON(ctx, n, independentJSON("tps", mod, round*k, k))
 		if err != nil {
 			return nil, err

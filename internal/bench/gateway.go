@@ -104,8 +104,8 @@ func Gateway(c Config) ([]Metric, error) {
 	p, g, err := loadtest.Compare(ctx,
 		loadtest.Config{URL: plainURL, Body: body, Header: sseAccept, Want: http.StatusOK},
 		loadtest.Config{URL: gwURL, Body: body, Header: sseAccept, Want: http.StatusOK},
-		loadtest.Config{Clients: gatewayClients, Duration: time.Duration(c.pick(500, 100)) * time.Millisecond},
-		c.pick(8, 1))
+		loadtest.Config{Clients: gatewayClients, Duration: time.Duration(c.pick(700, 100)) * time.Millisecond},
+		c.pick(10, 1))
 	if err != nil {
 		return nil, err
 	}
