@@ -41,10 +41,7 @@ func byID(rs []Result) map[string]Result {
 // knownGaps are cases our own node fails today, each for a defect
 // reported to the node's owners. They are logged, not failed; the
 // broken-node test still requires them to be the only other failures.
-var knownGaps = map[string]string{
-	"workflow.same-task-twice": "node runs two tasks with one CID in one workflow twice, concurrently (§5.4 says the second is answered from the first's receipt)",
-	"ucan.replay-long-head":    "ucan.Decode's lenient path (ucan/canon.go decodeLenient, go-ipld-prime dagcbor.Decode) refuses a non-minimal length head (\"cbor: integer not minimally encoded\"), so the token is 401 Malformed instead of being treated as its canonical form (§3.1)",
-}
+var knownGaps = map[string]string{}
 
 // Spec: §1–§11 (the whole suite against our own node).
 func TestSuitePassesAgainstDaemon(t *testing.T) {

@@ -100,7 +100,19 @@ func (n *Node) Run(ctx context.Context, wf *workflow.Workflow, opts RunOptions) 
 	events := make(map[string]Event, len(wf.Tasks))
 	inflight := 0
 	var firstErr error
-	finish := func(r taskResult) {
+	// Two tasks of one workflow with the same task CID are the same work:
+	// while one runs, the others with that CID wait (sameWork) and take its
+	// receipt if it succeeds, or run themselves if it failed.
+	sameWork := map[cid.Cid][]workflow.Step{}
+	launch := func(st workflow.Step) {
+		inflight++
+		go func() {
+			ev, err := n.step(ctx, st, g, opts.OnStart)
+			results <- taskResult{ev, err}
+		}()
+	}
+	var finish func(r taskResult)
+	finish = func(r taskResult) {
 		inflight--
 		if r.err != nil {
 			if firstErr == nil {
@@ -108,6 +120,21 @@ func (n *Node) Run(ctx context.Context, wf *workflow.Workflow, opts RunOptions) 
 				cancel()
 			}
 			return
+		}
+		if waiting, ok := sameWork[r.ev.Task]; ok {
+			// The marker goes with the first result for the CID; the
+			// copies handed to the waiters (deferred below) find none.
+			delete(sameWork, r.ev.Task)
+			for _, st := range waiting {
+				if r.ev.Out.IsOk() {
+					ev := r.ev
+					ev.Name, ev.Cached = st.Task.Name, true
+					inflight++
+					defer finish(taskResult{ev: ev})
+				} else {
+					launch(st)
+				}
+			}
 		}
 		events[r.ev.Name] = r.ev
 		fed := r.ev.Out
@@ -134,11 +161,14 @@ func (n *Node) Run(ctx context.Context, wf *workflow.Workflow, opts RunOptions) 
 	}
 	for !s.Finished() && firstErr == nil {
 		for _, st := range s.Ready() {
-			inflight++
-			go func(st workflow.Step) {
-				ev, err := n.step(ctx, st, g, opts.OnStart)
-				results <- taskResult{ev, err}
-			}(st)
+			if st.Fail == nil && st.Task.Task.Pure() {
+				if waiting, running := sameWork[st.Task.CID]; running {
+					sameWork[st.Task.CID] = append(waiting, st)
+					continue
+				}
+				sameWork[st.Task.CID] = nil
+			}
+			launch(st)
 		}
 		if inflight == 0 {
 			if !s.Finished() {

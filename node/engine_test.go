@@ -268,3 +268,50 @@ func TestFuelInReceipts(t *testing.T) {
 		}
 	}
 }
+
+// TestSameTaskTwiceRunsOnce: two tasks of one workflow with the same task
+// CID are one execution and one receipt (Spec: §5.4).
+func TestSameTaskTwiceRunsOnce(t *testing.T) {
+	ctx := context.Background()
+	n := openTestNode(t, Options{})
+	mod := addFile(t, n, "../examples/hello.wasm")
+	js := `{"tasks":[
+	 {"name":"a","args":{"mod":{"/":"` + mod.String() + `"},"fun":"add","params":[1, 2]}},
+	 {"name":"b","args":{"mod":{"/":"` + mod.String() + `"},"fun":"add","params":[1, 2]}},
+	 {"name":"c","args":{"mod":{"/":"` + mod.String() + `"},"fun":"add","params":[{"await/ok":"b"}, 10]}}]}`
+	wf, err := workflow.Parse([]byte(js), workflow.ParseOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 20 { // the race this guards against is timing-dependent
+		n2 := openTestNode(t, Options{})
+		mod2 := addFile(t, n2, "../examples/hello.wasm")
+		if !mod2.Equals(mod) {
+			t.Fatal("module CID differs")
+		}
+		sum, err := n2.Run(ctx, wf, RunOptions{Grant: n2.OwnerGrant(wf)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := results(sum)
+		if !spec.Equal(got["c"].Ok, int64(13)) {
+			t.Fatalf("c = %+v", got["c"])
+		}
+		if n2.Executions() != 2 {
+			t.Fatalf("%d executions for two distinct tasks", n2.Executions())
+		}
+		var ra, rb cid.Cid
+		for _, ev := range sum.Events {
+			switch ev.Name {
+			case "a":
+				ra = ev.Receipt
+			case "b":
+				rb = ev.Receipt
+			}
+		}
+		if !ra.Equals(rb) {
+			t.Fatal("the same task got two receipts")
+		}
+	}
+	_ = n
+}

@@ -277,10 +277,34 @@ func DecodeCBOR(b []byte, lim Limits) (any, error) {
 }
 
 type decoder struct {
-	b     []byte
-	off   int
-	items int
-	lim   Limits
+	b       []byte
+	off     int
+	items   int
+	lim     Limits
+	lenient bool
+}
+
+// DecodeCBORLenient decodes DAG-CBOR that is well formed but may not be
+// canonical: integer and length heads longer than needed, map keys in any
+// order, 16- and 32-bit floats. Duplicate map keys, indefinite lengths,
+// tags other than 42 and everything else DecodeCBOR refuses as malformed
+// are still refused. It is for inputs whose identity is taken from their
+// canonical re-encoding (a UCAN token re-encoded by a sender), never for
+// bytes whose CID is trusted as given.
+func DecodeCBORLenient(b []byte, lim Limits) (any, error) {
+	lim = lim.withDefaults()
+	if len(b) > lim.MaxBytes {
+		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(b), lim.MaxBytes)
+	}
+	d := decoder{b: b, lim: lim, lenient: true}
+	v, err := d.value(0)
+	if err != nil {
+		return nil, fmt.Errorf("at byte %d: %w", d.off, err)
+	}
+	if d.off != len(b) {
+		return nil, fmt.Errorf("%w: %d trailing bytes", ErrMalformed, len(b)-d.off)
+	}
+	return v, nil
 }
 
 func (d *decoder) head() (major byte, n uint64, err error) {
@@ -319,22 +343,22 @@ func (d *decoder) head() (major byte, n uint64, err error) {
 	switch size {
 	case 1:
 		n = uint64(p[0])
-		if n < 24 {
+		if !d.lenient && n < 24 {
 			return 0, 0, fmt.Errorf("%w: integer head not shortest", ErrNotCanonical)
 		}
 	case 2:
 		n = uint64(binary.BigEndian.Uint16(p))
-		if n <= math.MaxUint8 {
+		if !d.lenient && n <= math.MaxUint8 {
 			return 0, 0, fmt.Errorf("%w: integer head not shortest", ErrNotCanonical)
 		}
 	case 4:
 		n = uint64(binary.BigEndian.Uint32(p))
-		if n <= math.MaxUint16 {
+		if !d.lenient && n <= math.MaxUint16 {
 			return 0, 0, fmt.Errorf("%w: integer head not shortest", ErrNotCanonical)
 		}
 	case 8:
 		n = binary.BigEndian.Uint64(p)
-		if n <= math.MaxUint32 {
+		if !d.lenient && n <= math.MaxUint32 {
 			return 0, 0, fmt.Errorf("%w: integer head not shortest", ErrNotCanonical)
 		}
 	}
@@ -424,7 +448,11 @@ func (d *decoder) value(depth int) (any, error) {
 				return nil, fmt.Errorf("%w: map key is not valid UTF-8", ErrMalformed)
 			}
 			k := string(kp)
-			if i > 0 && compareKeys(prev, k) >= 0 {
+			if d.lenient {
+				if _, dup := m[k]; dup {
+					return nil, fmt.Errorf("%w: duplicate map key %q", ErrMalformed, k)
+				}
+			} else if i > 0 && compareKeys(prev, k) >= 0 {
 				if prev == k {
 					return nil, fmt.Errorf("%w: duplicate map key %q", ErrNotCanonical, k)
 				}
@@ -468,7 +496,27 @@ func (d *decoder) value(depth int) (any, error) {
 		case 22:
 			return nil, nil
 		case 25, 26:
-			return nil, fmt.Errorf("%w: float narrower than 64 bits", ErrNotCanonical)
+			if !d.lenient {
+				return nil, fmt.Errorf("%w: float narrower than 64 bits", ErrNotCanonical)
+			}
+			size := 2
+			if n == 26 {
+				size = 4
+			}
+			p, err := d.take(uint64(size))
+			if err != nil {
+				return nil, err
+			}
+			var f float64
+			if size == 4 {
+				f = float64(math.Float32frombits(binary.BigEndian.Uint32(p)))
+			} else {
+				f = halfToFloat(binary.BigEndian.Uint16(p))
+			}
+			if math.IsNaN(f) || math.IsInf(f, 0) {
+				return nil, fmt.Errorf("%w: NaN or infinite float", ErrMalformed)
+			}
+			return f, nil
 		case 27:
 			p, err := d.take(8)
 			if err != nil {
@@ -485,4 +533,24 @@ func (d *decoder) value(depth int) (any, error) {
 			return nil, fmt.Errorf("%w: simple value %d", ErrMalformed, n)
 		}
 	}
+}
+
+// halfToFloat converts an IEEE 754 half-precision float.
+func halfToFloat(h uint16) float64 {
+	sign := 1.0
+	if h&0x8000 != 0 {
+		sign = -1
+	}
+	exp := int(h>>10) & 0x1f
+	frac := float64(h & 0x3ff)
+	switch exp {
+	case 0:
+		return sign * math.Ldexp(frac, -24)
+	case 0x1f:
+		if frac == 0 {
+			return math.Inf(int(sign))
+		}
+		return math.NaN()
+	}
+	return sign * math.Ldexp(1+frac/1024, exp-15)
 }
