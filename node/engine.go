@@ -77,7 +77,7 @@ func (n *Node) Run(ctx context.Context, wf *workflow.Workflow, opts RunOptions) 
 		return Summary{}, err
 	}
 	defer n.leave()
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := context.WithCancel(context.WithValue(ctx, workflowKey{}, wf)) // the workflow, for placement
 	defer cancel()
 	go func() {
 		select {
@@ -94,7 +94,6 @@ func (n *Node) Run(ctx context.Context, wf *workflow.Workflow, opts RunOptions) 
 		_ = n.store.PutWorkflow(ctx, wf.CID, b) // a record for listings; not needed to run
 	}
 
-	ctx = context.WithValue(ctx, workflowKey{}, wf) // for placement
 	s := workflow.NewScheduler(wf)
 	results := make(chan taskResult)
 	events := make(map[string]Event, len(wf.Tasks))

@@ -115,7 +115,7 @@ func (n *Node) runPlaced(ctx context.Context, st workflow.Step, w invocation.Was
 				return Event{}, ctx.Err()
 			}
 			n.log.Warn("remote run failed, falling back", "task", st.Task.Name, "peer", id, "err", err)
-			fallback = append(fallback, map[string]any{"peer": c.Peer, "err": oneLine(err.Error(), 200)})
+			fallback = append(fallback, map[string]any{"peer": c.Peer, "err": oneLine(err.Error(), 300)})
 		}
 		if len(fallback) > 0 {
 			note["fallback"] = fallback

@@ -141,7 +141,7 @@ func (n *Node) invokeRemote(ctx context.Context, p peer.ID, req *invokeRequest, 
 	maxResp := int(n.cfg.Limits.Output) + 1<<20
 	b, err := n.net.Request(ctx, p, ProtocolInvoke, body, maxResp)
 	if err != nil {
-		return Event{}, fmt.Errorf("%w: %s: %v", ErrRemoteRun, p, err)
+		return Event{}, fmt.Errorf("%w: %v", ErrRemoteRun, err)
 	}
 	s, err := receipt.Decode(b)
 	if err == nil {
@@ -158,7 +158,7 @@ func (n *Node) invokeRemote(ctx context.Context, p peer.ID, req *invokeRequest, 
 	}
 	if err != nil {
 		n.metrics.NetReceipts.WithLabelValues("rejected").Inc()
-		return Event{}, fmt.Errorf("%w: %s: receipt rejected: %v", ErrRemoteRun, p, err)
+		return Event{}, fmt.Errorf("%w: receipt rejected: %v", ErrRemoteRun, err)
 	}
 	if err := n.store.PutReceipt(ctx, ev.Task, s.CID(), b); err != nil {
 		return Event{}, fmt.Errorf("node: store receipt of %s: %w", ev.Name, err)
@@ -202,13 +202,13 @@ func (n *Node) serveInvoke(ctx context.Context, from peer.ID, body []byte) ([]by
 	defer n.leave()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go func() {
+	go func(done <-chan struct{}) {
 		select {
 		case <-n.done: // Close cancels runs for peers too
 			cancel()
-		case <-ctx.Done():
+		case <-done:
 		}
-	}()
+	}(ctx.Done())
 	req, err := decodeInvokeRequest(body)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", p2p.ErrBadFrame, err)

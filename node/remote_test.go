@@ -208,3 +208,63 @@ func TestRemoteFailover(t *testing.T) {
 		t.Fatalf("survivor executed %d times", survivor.Executions())
 	}
 }
+
+// TestRemotePromisesAndRefusal: a two-task chain whose input lives on B
+// runs both tasks on B, the second with args A resolved; B returns that
+// receipt but does not store it (it cannot vouch for A's inputs). A peer
+// whose allow-list leaves A out refuses, and A falls back to itself and
+// says so in the receipt.
+func TestRemotePromisesAndRefusal(t *testing.T) {
+	nodes := clusterWith(t, 3, func(i int, c *Config, _ []string) {
+		if i == 2 {
+			c.Placement.AllowInvokers = []string{"did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK"}
+		}
+	})
+	a, b, c := nodes[0], nodes[1], nodes[2]
+	ctx := context.Background()
+	mod := addBytes(t, a, paddedModule(t, 20<<10))
+	input := randomBlob(t, b, 4<<20)
+	waitHolders(t, a, input)
+	waitHolders(t, b, mod)
+
+	js := `{"name":"chain","tasks":[
+	 {"name":"first","args":{"mod":{"/":"` + mod.String() + `"},"fun":"echo","params":[{"/":"` + input.String() + `"}]}},
+	 {"name":"second","args":{"mod":{"/":"` + mod.String() + `"},"fun":"echo","params":[{"await/ok":"first"},{"/":"` + input.String() + `"}]}}]}`
+	wf, err := workflow.Parse([]byte(js), workflow.ParseOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := a.Run(ctx, wf, RunOptions{Grant: a.OwnerGrant(wf)})
+	if err != nil || sum.Failed != 0 {
+		t.Fatalf("%v %+v", err, sum)
+	}
+	bID := b.Network().ID().String()
+	for _, ev := range sum.Events {
+		if ev.From != bID {
+			t.Fatalf("%s ran on %q", ev.Name, ev.From)
+		}
+		placementOf(t, ev, b.DID())
+	}
+	if !spec.Equal(sum.Events[1].Out.Ok, []any{[]any{input}, input}) {
+		t.Fatalf("second: %v", sum.Events[1].Out.Ok)
+	}
+	if _, err := b.Receipt(ctx, sum.Events[0].Task); err != nil {
+		t.Fatalf("B did not keep the receipt of a task with no promises: %v", err)
+	}
+	if _, err := b.Receipt(ctx, sum.Events[1].Task); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("B kept the receipt of a task whose inputs A resolved: %v", err)
+	}
+
+	// C holds the only copy of a new input but refuses A's invocations.
+	big := randomBlob(t, c, 4<<20)
+	waitHolders(t, a, big)
+	ev := runOne(t, a, echoWorkflow(t, mod, big, ""))
+	if !ev.Out.IsOk() || ev.From != "" || c.Executions() != 0 {
+		t.Fatalf("from %q: %+v", ev.From, ev.Out)
+	}
+	pm := placementOf(t, ev, a.DID())
+	fb, _ := pm["fallback"].([]any)
+	if len(fb) != 1 || !strings.Contains(fb[0].(map[string]any)["err"].(string), "allow list") {
+		t.Fatalf("fallback %v", pm["fallback"])
+	}
+}
