@@ -122,24 +122,27 @@ func TestDeterminism(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.e, func(t *testing.T) {
 			e := byName[c.e]
-			m, err := Instrument(e.read(t), Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			inst := v.compile(t, e.file+"+fuel", m)
 			first := int64(-1)
-			for _, procs := range []int{1, 2, 8} {
-				runtime.GOMAXPROCS(procs)
-				for i := 0; i < 100; i++ {
-					o := run(t, ctx, v, inst, e.kind, c.cl, bigBudget)
-					if o.err != nil {
-						t.Fatal(o.err)
-					}
-					if first < 0 {
-						first = o.fuel
-					}
-					if o.fuel != first {
-						t.Fatalf("GOMAXPROCS=%d run %d: fuel %d, first run %d", procs, i, o.fuel, first)
+			for _, md := range modes {
+				m, err := Instrument(e.read(t), md.opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				inst := v.compile(t, md.key(e.file), m)
+				ctx := md.ctx(ctx)
+				for _, procs := range []int{1, 2, 8} {
+					runtime.GOMAXPROCS(procs)
+					for i := 0; i < 100; i++ {
+						o := run(t, ctx, v, inst, e.kind, c.cl, bigBudget)
+						if o.err != nil {
+							t.Fatal(o.err)
+						}
+						if first < 0 {
+							first = o.fuel
+						}
+						if o.fuel != first {
+							t.Fatalf("%s, GOMAXPROCS=%d run %d: fuel %d, first run %d", md.name, procs, i, o.fuel, first)
+						}
 					}
 				}
 			}
@@ -201,29 +204,31 @@ func TestRunaway(t *testing.T) {
 		{"zero budget", "testdata/wat/loops.wasm", "fib", 0},
 		{"sha256 of 1 MiB", "testdata/gosha.wasm", "_start", 1_000_000},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			e := entry{file: tc.file}
-			m, err := Instrument(e.read(t), Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			k := plain
-			if tc.fn == "_start" {
-				k = command
-			}
-			inst := v.compile(t, tc.file+"+fuel", m)
-			cl := call{tc.fn, []uint64{1 << 20}}
-			o := run(t, ctx, v, inst, k, cl, tc.budget)
-			if !errors.Is(o.err, ErrOutOfFuel) {
-				t.Fatalf("err = %v, want ErrOutOfFuel", o.err)
-			}
-			if o.fuel != tc.budget {
-				t.Errorf("fuel used %d, want the budget %d", o.fuel, tc.budget)
-			}
-			if len(o.output) != 0 {
-				t.Errorf("output %q after running out of fuel", o.output)
-			}
-		})
+		for _, md := range modes {
+			t.Run(tc.name+"/"+md.name, func(t *testing.T) {
+				e := entry{file: tc.file}
+				m, err := Instrument(e.read(t), md.opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				k := plain
+				if tc.fn == "_start" {
+					k = command
+				}
+				inst := v.compile(t, md.key(tc.file), m)
+				cl := call{tc.fn, []uint64{1 << 20}}
+				o := run(t, md.ctx(ctx), v, inst, k, cl, tc.budget)
+				if !errors.Is(o.err, ErrOutOfFuel) {
+					t.Fatalf("err = %v, want ErrOutOfFuel", o.err)
+				}
+				if o.fuel != tc.budget {
+					t.Errorf("fuel used %d, want the budget %d", o.fuel, tc.budget)
+				}
+				if len(o.output) != 0 {
+					t.Errorf("output %q after running out of fuel", o.output)
+				}
+			})
+		}
 	}
 	// The fill must not have happened: its charge comes first.
 	t.Run("fill not done", func(t *testing.T) {

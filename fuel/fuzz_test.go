@@ -30,7 +30,7 @@ func validates(rt wazero.Runtime, b []byte) (err error) {
 	return c.Close(ctx)
 }
 
-// FuzzInstrument feeds Instrument arbitrary bytes, seeded with the small
+// FuzzInstrument feeds Instrument arbitrary bytes, in both modes, seeded with the small
 // modules of the corpus (testdata/fuzz/FuzzInstrument holds the committed
 // seeds). Instrument must not panic; a valid module it accepts comes out
 // valid; every refusal wraps one of the package's sentinels. (An invalid module may come out valid or not: Instrument is
@@ -48,24 +48,30 @@ func FuzzInstrument(f *testing.F) {
 	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
 	defer rt.Close(ctx)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		out, err := Instrument(b, Options{InitialFuel: 1000})
-		if err != nil {
-			// Refusals are not checked against wazero here: on some broken
-			// inputs (a type with 3e9 parameters) wazero allocates for the
-			// count and the worker hangs. The corpus tests check that real
-			// modules are accepted.
-			if out != nil {
-				t.Fatal("output with an error")
+		var inErr error
+		checked := false
+		for _, opts := range []Options{{InitialFuel: 1000}, {InitialFuel: 1000, Refuel: true}} {
+			out, err := Instrument(b, opts)
+			if err != nil {
+				// Refusals are not checked against wazero here: on some
+				// broken inputs (a type with 3e9 parameters) wazero
+				// allocates for the count and the worker hangs. The corpus
+				// tests check that real modules are accepted.
+				if out != nil {
+					t.Fatal("output with an error")
+				}
+				if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrUnsupported) && !errors.Is(err, ErrNameTaken) {
+					t.Fatalf("error without a sentinel: %v", err)
+				}
+				continue
 			}
-			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrUnsupported) && !errors.Is(err, ErrNameTaken) {
-				t.Fatalf("error without a sentinel: %v", err)
+			if !checked {
+				inErr, checked = validates(rt, b), true
 			}
-			return
-		}
-		inErr := validates(rt, b)
-		outErr := validates(rt, out)
-		if inErr == nil && outErr != nil {
-			t.Fatalf("valid module came out invalid: %v", outErr)
+			outErr := validates(rt, out)
+			if inErr == nil && outErr != nil {
+				t.Fatalf("Refuel=%v: valid module came out invalid: %v", opts.Refuel, outErr)
+			}
 		}
 	})
 }

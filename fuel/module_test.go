@@ -120,41 +120,53 @@ func TestInstrumentErrors(t *testing.T) {
 		sec(secExport, append(append([]byte{0x01, byte(len(GlobalName))}, GlobalName...), kindFunc, 0x00)...),
 		sec(secCode, 0x01, 0x02, 0x00, 0x0b),
 	)
+	refuel := Options{Refuel: true}
+	importsFuel := append([]byte{0x01, byte(len(ImportModule))}, ImportModule...)
+	importsFuel = append(append(importsFuel, byte(len(ImportName))), ImportName...)
+	importsFuel = append(importsFuel, kindGlobal, 0x7f, 0x00)
 	for _, tc := range []struct {
 		name string
 		in   []byte
 		want error
 		msg  string
+		opts Options
 	}{
-		{"empty", nil, ErrMalformed, "not a Wasm binary"},
-		{"not wasm", []byte("\x7fELF\x02\x01\x01\x00"), ErrMalformed, "not a Wasm binary"},
-		{"component", []byte{0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00}, ErrUnsupported, "version"},
-		{"truncated section", valid[:len(valid)-1], ErrMalformed, "past end"},
-		{"section out of order", wasmOf(sec(secFunction, 0x00), sec(secType, 0x00)), ErrMalformed, "out of order"},
-		{"duplicate section", wasmOf(sec(secType, 0x00), sec(secType, 0x00)), ErrMalformed, "out of order"},
-		{"tag section", wasmOf(sec(13, 0x00)), ErrUnsupported, "section id 13"},
-		{"simd opcode", oneFunc(0x00, 0xfd, 0x0c, 0x0b), ErrUnsupported, "unsupported opcode 0xfd at offset"},
-		{"threads opcode", oneFunc(0x00, 0xfe, 0x03, 0x00, 0x0b), ErrUnsupported, "unsupported opcode 0xfe at offset"},
-		{"exceptions opcode", oneFunc(0x00, 0x08, 0x00, 0x0b), ErrUnsupported, "unsupported opcode 0x08 at offset"},
-		{"unknown 0xfc", oneFunc(0x00, 0xfc, 0x12, 0x0b), ErrUnsupported, "unsupported opcode 0xfc 18 at offset"},
-		{"v128 local", oneFunc(0x01, 0x01, 0x7b, 0x0b), ErrUnsupported, "local type 0x7b"},
-		{"body without end", oneFunc(0x00, 0x01), ErrMalformed, "without end"},
-		{"code after end", oneFunc(0x00, 0x0b, 0x01), ErrMalformed, "after function end"},
-		{"else outside if", oneFunc(0x00, 0x05, 0x0b), ErrMalformed, "else outside if"},
-		{"truncated immediate", oneFunc(0x00, 0x41), ErrMalformed, "unexpected end"},
+		{"empty", nil, ErrMalformed, "not a Wasm binary", Options{}},
+		{"not wasm", []byte("\x7fELF\x02\x01\x01\x00"), ErrMalformed, "not a Wasm binary", Options{}},
+		{"component", []byte{0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00}, ErrUnsupported, "version", Options{}},
+		{"truncated section", valid[:len(valid)-1], ErrMalformed, "past end", Options{}},
+		{"section out of order", wasmOf(sec(secFunction, 0x00), sec(secType, 0x00)), ErrMalformed, "out of order", Options{}},
+		{"duplicate section", wasmOf(sec(secType, 0x00), sec(secType, 0x00)), ErrMalformed, "out of order", Options{}},
+		{"tag section", wasmOf(sec(13, 0x00)), ErrUnsupported, "section id 13", Options{}},
+		{"simd opcode", oneFunc(0x00, 0xfd, 0x0c, 0x0b), ErrUnsupported, "unsupported opcode 0xfd at offset", Options{}},
+		{"threads opcode", oneFunc(0x00, 0xfe, 0x03, 0x00, 0x0b), ErrUnsupported, "unsupported opcode 0xfe at offset", Options{}},
+		{"exceptions opcode", oneFunc(0x00, 0x08, 0x00, 0x0b), ErrUnsupported, "unsupported opcode 0x08 at offset", Options{}},
+		{"unknown 0xfc", oneFunc(0x00, 0xfc, 0x12, 0x0b), ErrUnsupported, "unsupported opcode 0xfc 18 at offset", Options{}},
+		{"v128 local", oneFunc(0x01, 0x01, 0x7b, 0x0b), ErrUnsupported, "local type 0x7b", Options{}},
+		{"body without end", oneFunc(0x00, 0x01), ErrMalformed, "without end", Options{}},
+		{"code after end", oneFunc(0x00, 0x0b, 0x01), ErrMalformed, "after function end", Options{}},
+		{"else outside if", oneFunc(0x00, 0x05, 0x0b), ErrMalformed, "else outside if", Options{}},
+		{"truncated immediate", oneFunc(0x00, 0x41), ErrMalformed, "unexpected end", Options{}},
 		{"code count", wasmOf(sec(secType, 0x01, 0x60, 0x00, 0x00), sec(secFunction, 0x02, 0x00, 0x00),
-			sec(secCode, 0x01, 0x02, 0x00, 0x0b)), ErrMalformed, "code count"},
-		{"no code", wasmOf(sec(secType, 0x01, 0x60, 0x00, 0x00), sec(secFunction, 0x01, 0x00)), ErrMalformed, "without a code section"},
+			sec(secCode, 0x01, 0x02, 0x00, 0x0b)), ErrMalformed, "code count", Options{}},
+		{"no code", wasmOf(sec(secType, 0x01, 0x60, 0x00, 0x00), sec(secFunction, 0x01, 0x00)), ErrMalformed, "without a code section", Options{}},
 		{"bad type index", wasmOf(sec(secType, 0x01, 0x60, 0x00, 0x00), sec(secFunction, 0x01, 0x05),
-			sec(secCode, 0x01, 0x02, 0x00, 0x0b)), ErrMalformed, "type 5"},
-		{"shared memory import", wasmOf(sec(secImport, 0x01, 0x01, 'a', 0x01, 'b', kindMemory, 0x03, 0x01, 0x02)), ErrUnsupported, "shared"},
-		{"gc type", wasmOf(sec(secType, 0x01, 0x5f, 0x00)), ErrUnsupported, "type form"},
-		{"global init opcode", wasmOf(sec(secGlobal, 0x01, 0x7f, 0x00, 0xfd, 0x0b)), ErrUnsupported, "constant expression"},
-		{"export name taken", exportsFuel, ErrNameTaken, GlobalName},
-		{"many locals", oneFunc(0x01, 0xff, 0xff, 0x03, 0x7f, 0x0b), ErrUnsupported, "locals"},
+			sec(secCode, 0x01, 0x02, 0x00, 0x0b)), ErrMalformed, "type 5", Options{}},
+		{"shared memory import", wasmOf(sec(secImport, 0x01, 0x01, 'a', 0x01, 'b', kindMemory, 0x03, 0x01, 0x02)), ErrUnsupported, "shared", Options{}},
+		{"gc type", wasmOf(sec(secType, 0x01, 0x5f, 0x00)), ErrUnsupported, "type form", Options{}},
+		{"global init opcode", wasmOf(sec(secGlobal, 0x01, 0x7f, 0x00, 0xfd, 0x0b)), ErrUnsupported, "constant expression", Options{}},
+		{"export name taken", exportsFuel, ErrNameTaken, GlobalName, Options{}},
+		{"many locals", oneFunc(0x01, 0xff, 0xff, 0x03, 0x7f, 0x0b), ErrUnsupported, "locals", Options{}},
+		{"global.set of the fuel global", oneFunc(0x00, 0x42, 0x00, 0x24, 0x00, 0x0b), ErrMalformed, "global index 0 of 0", Options{}},
+		{"call out of range", oneFunc(0x00, 0x10, 0x05, 0x0b), ErrMalformed, "function index 5 of 1", Options{}},
+		{"call out of range, refuel", oneFunc(0x00, 0x10, 0x01, 0x0b), ErrMalformed, "function index 1 of 1", refuel},
+		{"imports from the refuel module", wasmOf(sec(secImport, importsFuel...)), ErrNameTaken, ImportModule, refuel},
+		{"element flags", wasmOf(sec(secElement, 0x01, 0x08)), ErrUnsupported, "element segment flags", refuel},
+		{"element index out of range", wasmOf(sec(secElement, 0x01, 0x01, 0x00, 0x01, 0x00)), ErrMalformed, "function index 0 of 0", refuel},
+		{"start out of range", wasmOf(sec(secStart, 0x03)), ErrMalformed, "function index 3 of 0", refuel},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			out, err := Instrument(tc.in, Options{})
+			out, err := Instrument(tc.in, tc.opts)
 			if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.msg) {
 				t.Fatalf("err = %v, want %v containing %q", err, tc.want, tc.msg)
 			}

@@ -79,20 +79,29 @@ func (p *patcher) constExpr(r *reader) error {
 	}
 }
 
+// grow starts copying section id, a vector, with its count one higher for
+// an entry the caller appends; r is nil when the module has no such
+// section (p.out is then a vector of one).
+func (m *module) grow(id byte, fx funcMap) (r *reader, p *patcher, n uint32, err error) {
+	i := m.find(id)
+	if i < 0 {
+		return nil, &patcher{out: appendU32(nil, 1)}, 0, nil
+	}
+	r = m.reader(i)
+	if n, err = r.u32(); err != nil {
+		return nil, &patcher{}, 0, err
+	}
+	return r, &patcher{fx: fx, b: r.b, from: r.pos, out: appendU32(nil, n+1)}, n, nil
+}
+
 // rewriteGlobals returns the global section's payload with its count one
 // higher and ref.func initializers renumbered, ready for the fuel global
 // to be appended.
 func rewriteGlobals(m *module, fx funcMap) ([]byte, error) {
-	i := m.find(secGlobal)
-	if i < 0 {
-		return appendU32(nil, 1), nil
+	r, p, n, err := m.grow(secGlobal, fx)
+	if r == nil || err != nil {
+		return p.out, err
 	}
-	r := m.reader(i)
-	n, err := r.u32()
-	if err != nil {
-		return nil, err
-	}
-	p := &patcher{fx: fx, b: r.b, from: r.pos, out: appendU32(nil, n+1)}
 	for ; n > 0; n-- {
 		if err := valType(r); err != nil {
 			return nil, err
@@ -113,16 +122,10 @@ func rewriteGlobals(m *module, fx funcMap) ([]byte, error) {
 // rewriteExports returns the export section's payload with its count one
 // higher and function exports renumbered, refusing GlobalName.
 func rewriteExports(m *module, fx funcMap) ([]byte, error) {
-	i := m.find(secExport)
-	if i < 0 {
-		return appendU32(nil, 1), nil
+	r, p, n, err := m.grow(secExport, fx)
+	if r == nil || err != nil {
+		return p.out, err
 	}
-	r := m.reader(i)
-	n, err := r.u32()
-	if err != nil {
-		return nil, err
-	}
-	p := &patcher{fx: fx, b: r.b, from: r.pos, out: appendU32(nil, n+1)}
 	for ; n > 0; n-- {
 		name, err := r.name()
 		if err != nil {

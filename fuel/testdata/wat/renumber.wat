@@ -1,0 +1,28 @@
+(module
+  ;; Every place a function index appears, for Refuel mode's renumbering:
+  ;; an imported function, calls, ref.func in code and in a global's
+  ;; initializer, element segments of each form, exports and a start section.
+  (import "env" "twice" (func $twice (param i32) (result i32)))
+  (type $v (func (result i32)))
+  (table $t 4 funcref)
+  (global $gf funcref (ref.func $three))
+  (global $started (mut i32) (i32.const 0))
+  (elem (i32.const 0) func $one $two)
+  (elem (table $t) (i32.const 2) funcref (ref.func $three) (ref.null func))
+  (elem $p funcref (ref.func $one) (ref.func $twice))
+  (elem declare func $two)
+  (func $one (result i32) (i32.const 1))
+  (func $two (result i32) (i32.const 2))
+  (func $three (result i32) (i32.const 3))
+  (func $init (global.set $started (call $twice (i32.const 21))))
+  (start $init)
+  (func (export "run") (param $i i32) (result i32)
+    (table.init $t $p (i32.const 3) (i32.const 0) (i32.const 1))
+    (i32.add (global.get $started)
+      (i32.add (call_indirect (type $v) (local.get $i))
+               (call $twice (call $one)))))
+  (func (export "gf") (result i32)
+    (i32.add (ref.is_null (global.get $gf)) (ref.is_null (ref.func $two))))
+  (export "three" (func $three))
+  (export "imp" (func $twice))
+)
