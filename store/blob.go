@@ -24,6 +24,9 @@ func (s *Store) AddFile(ctx context.Context, r io.Reader) (root cid.Cid, size ui
 	if err := s.sync.failed(); err != nil {
 		return cid.Undef, 0, err
 	}
+	if err := s.space.check(); err != nil {
+		return cid.Undef, 0, err
+	}
 	wb := s.db.NewWriteBatch()
 	defer wb.Cancel() // no-op after Flush
 	put := func(_ context.Context, c cid.Cid, b []byte) error {

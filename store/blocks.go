@@ -28,6 +28,9 @@ func (s *Store) PutBlock(ctx context.Context, c cid.Cid, b []byte) error {
 	if ok, err := s.has(k); err != nil || ok {
 		return err
 	}
+	if err := s.space.check(); err != nil {
+		return err
+	}
 	if err := s.db.Update(func(txn *badger.Txn) error {
 		return txn.Set(k, b)
 	}); err != nil {

@@ -38,7 +38,9 @@ type commitRes struct {
 type committer struct {
 	db   *badger.DB
 	sync *syncer
-	reqs chan *commitReq
+	// space refuses commits on a full disk; set by Open before loop runs.
+	space *space
+	reqs  chan *commitReq
 	// receipts counts receipts committed, for tests and benchmarks.
 	receipts atomic.Uint64
 
@@ -135,6 +137,9 @@ func (c *committer) commit(batch []*commitReq) {
 // commitSome commits a prefix of batch in one transaction and returns its
 // length (at least 1) and the commit error.
 func (c *committer) commitSome(batch []*commitReq) (int, error) {
+	if err := c.space.check(); err != nil {
+		return len(batch), err // nothing written; every request gets the error
+	}
 	txn := c.db.NewTransaction(true)
 	defer txn.Discard()
 	n := 0

@@ -23,4 +23,14 @@ var (
 	// further durable writes after one: the kernel may have dropped the
 	// unsynced pages, so nothing later can be promised to be on disk.
 	ErrSyncFailed = errors.New("store: sync failed")
+
+	// ErrDiskFull means the file system holding the store has less free
+	// space than the store keeps in reserve (Options.MinFree); nothing was
+	// written. Writes succeed again once space is freed.
+	ErrDiskFull = errors.New("store: disk full")
+
+	// ErrReadOnly means the store's directory cannot be written (a
+	// read-only mount or missing permission). The store writes even to
+	// serve reads (its lock, badger's logs), so it does not open.
+	ErrReadOnly = errors.New("store: repo is not writable (the store needs write access even to read)")
 )

@@ -20,6 +20,9 @@ const lockFile = "repo.lock"
 // badger takes its own lock as well; ours comes first so the error is ours.
 func lockDir(dir string) (release func() error, err error) {
 	f, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_RDWR|os.O_CREATE, 0o600)
+	if errors.Is(err, unix.EROFS) || errors.Is(err, os.ErrPermission) {
+		return nil, fmt.Errorf("%w: %s: %w", ErrReadOnly, dir, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("store: open lock file: %w", err)
 	}

@@ -29,6 +29,12 @@ type Options struct {
 	// value log rather than in the LSM tree. Receipts stay below it so the
 	// memo lookup is one LSM read; blob chunks go above it. Default 4 KiB.
 	ValueThreshold int64
+
+	// MinFree is the free space in bytes the store keeps on its file
+	// system: below it every write fails with ErrDiskFull instead of
+	// letting badger fault on a full disk. Default 3×MemTableSize +
+	// ValueLogFileSize + 16 MiB (128 MiB); negative turns the check off.
+	MinFree int64
 }
 
 func (o Options) withDefaults() Options {

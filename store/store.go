@@ -36,6 +36,7 @@ type Store struct {
 	dir     string
 	sync    *syncer
 	commit  *committer
+	space   *space
 	release func() error // drops the repo lock
 
 	// mu is held for reading by every call in flight and for writing by
@@ -83,7 +84,8 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("store: open %s: %w", dir, err)
 	}
 	y := newSyncer(db, dir, opts.ValueThreshold)
-	s := &Store{db: db, dir: dir, release: release, sync: y, commit: newCommitter(db, y)}
+	s := &Store{db: db, dir: dir, release: release, sync: y, commit: newCommitter(db, y), space: newSpace(dir, opts)}
+	s.commit.space = s.space
 	go s.sync.loop()
 	go s.commit.loop()
 	return s, nil
@@ -156,6 +158,9 @@ func (s *Store) set(ctx context.Context, prefix string, c cid.Cid, v []byte, wha
 	}
 	defer s.mu.RUnlock()
 	if err := s.sync.failed(); durable && err != nil {
+		return err
+	}
+	if err := s.space.check(); err != nil {
 		return err
 	}
 	if err := s.db.Update(func(txn *badger.Txn) error {

@@ -56,6 +56,9 @@ func (s *Store) SeeInvocation(ctx context.Context, c cid.Cid, exp time.Time) (al
 		return false, err
 	}
 	defer s.mu.RUnlock()
+	if err := s.space.check(); err != nil {
+		return false, err
+	}
 	k := key(pfxSeen, c)
 	for attempt := 0; ; attempt++ {
 		err = s.db.Update(func(txn *badger.Txn) error {

@@ -25,6 +25,9 @@ func (s *Store) PutWorkflow(ctx context.Context, c cid.Cid, b []byte) error {
 		return err
 	}
 	defer s.mu.RUnlock()
+	if err := s.space.check(); err != nil {
+		return err
+	}
 	now := time.Now().UnixNano()
 	wk := key(pfxWorkflow, c)
 	err := s.db.Update(func(txn *badger.Txn) error {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"slices"
 	"sync"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/ipvm-go/ipvm/node"
 	"github.com/ipvm-go/ipvm/receipt"
 	"github.com/ipvm-go/ipvm/spec"
+	"github.com/ipvm-go/ipvm/store"
 	"github.com/ipvm-go/ipvm/ucan"
 	"github.com/ipvm-go/ipvm/workflow"
 )
@@ -126,7 +128,7 @@ func (a *api) Submit(ctx context.Context, body []byte, auth gateway.Auth) (*gate
 		delete(a.cancels, r)
 		a.mu.Unlock()
 		if err != nil {
-			events <- gateway.TaskEvent{Err: err}
+			events <- gateway.TaskEvent{Err: storageError(err)}
 		}
 	}()
 	return &gateway.Submission{Workflow: wf.CID, Tasks: refs, Events: events}, nil
@@ -313,7 +315,18 @@ func (a *api) PutBlob(ctx context.Context, r io.Reader, auth gateway.Auth) (cid.
 	if !auth.Loopback || allow == nil || !*allow {
 		return cid.Undef, 0, &authError{status: 403, name: "Forbidden", err: errors.New("daemon: blobs are added by the node's owner from loopback")}
 	}
-	return a.n.AddBlob(ctx, r)
+	c, n, err := a.n.AddBlob(ctx, r)
+	return c, n, storageError(err)
+}
+
+// storageError reports a full disk as 507 DiskFull with the store's
+// message (which says how much is free and how much the store keeps), not
+// as an internal error.
+func storageError(err error) error {
+	if errors.Is(err, store.ErrDiskFull) {
+		return &authError{status: http.StatusInsufficientStorage, name: "DiskFull", err: err}
+	}
+	return err
 }
 
 // Revoke implements gateway.Node: the node's owner (loopback) revokes.
