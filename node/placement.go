@@ -267,7 +267,7 @@ func (n *Node) decide(ctx context.Context, st workflow.Step, w invocation.Wasm, 
 					sizes[b.CID.String()] = b.Size
 				}
 			}
-			cands = append(cands, placement.Candidate{Peer: id.String(), Holds: h, Labels: o.Labels})
+			cands = append(cands, placement.Candidate{Peer: id.String(), Holds: h, Labels: o.Labels, Unfit: unfit(meta, o.Limits)})
 		}
 	}
 	task.Module = placement.Blob{Key: w.Mod.String(), Size: sizes[w.Mod.String()]}
@@ -292,6 +292,22 @@ func (n *Node) decide(ctx context.Context, st workflow.Step, w invocation.Wasm, 
 		n.log.Debug("placement", "task", st.Task.Name, "choice", d.Choice().Peer, "bytes", d.Choice().Bytes, "candidates", len(d.All))
 	}
 	return p, err
+}
+
+// unfit says why a peer whose offer has limits l cannot take a task that
+// asks for the limits in m, or "".
+func unfit(m workflow.Meta, l Limits) string {
+	switch {
+	case m.Memory > 0 && l.Memory > 0 && m.Memory > l.Memory:
+		return fmt.Sprintf("offers %d bytes of memory, the task asks %d", l.Memory, m.Memory)
+	case m.Time > 0 && l.Time > 0 && m.Time > l.Time.D():
+		return fmt.Sprintf("offers %s of time, the task asks %s", l.Time.D(), m.Time)
+	case m.Output > 0 && l.Output > 0 && m.Output > l.Output:
+		return fmt.Sprintf("offers %d bytes of output, the task asks %d", l.Output, m.Output)
+	case m.Fuel > 0 && l.Fuel > 0 && m.Fuel > l.Fuel:
+		return fmt.Sprintf("offers %d fuel, the task asks %d", l.Fuel, m.Fuel)
+	}
+	return ""
 }
 
 func labelsMatch(want, have map[string]string) bool {

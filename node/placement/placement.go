@@ -52,6 +52,10 @@ type Candidate struct {
 	Holds map[string]bool
 	// Labels are the candidate's host labels.
 	Labels map[string]string
+	// Unfit, when not empty, is why the candidate cannot take the task
+	// whatever the constraints (e.g. its offer's limits are below the
+	// task's); it excludes the candidate with that reason.
+	Unfit string
 }
 
 // Rules are the node's own policy.
@@ -143,6 +147,8 @@ func excluded(t Task, c Candidate, r Rules) string {
 		return fmt.Sprintf("pinned \"on\": %q", t.On)
 	case !c.Local && slices.Contains(r.BlockPeers, c.Peer):
 		return "peer is on this node's block list"
+	case c.Unfit != "":
+		return c.Unfit
 	}
 	for _, k := range slices.Sorted(maps.Keys(t.Labels)) {
 		if v, ok := c.Labels[k]; !ok || v != t.Labels[k] {
@@ -152,29 +158,20 @@ func excluded(t Task, c Candidate, r Rules) string {
 	return ""
 }
 
-// constraint names what excluded every candidate.
+// constraint names what excluded every candidate: each distinct reason,
+// in candidate order.
 func constraint(t Task, all []Cost) string {
-	if t.On != "" {
-		if t.On != Local && !slices.ContainsFunc(all, func(c Cost) bool { return c.Peer == t.On }) {
-			return fmt.Sprintf("pinned \"on\": %q, which is not a known peer offering to run it", t.On)
-		}
-		if t.On != Local && len(all) > 0 {
-			for _, c := range all {
-				if c.Peer == t.On {
-					return fmt.Sprintf("pinned \"on\": %q, excluded: %s", t.On, c.Excluded)
-				}
-			}
+	if t.On != "" && t.On != Local && !slices.ContainsFunc(all, func(c Cost) bool { return c.Peer == t.On }) {
+		return fmt.Sprintf("pinned \"on\": %q, which is not a known peer offering to run it", t.On)
+	}
+	var reasons []string
+	for _, c := range all {
+		if c.Excluded != "" && !slices.Contains(reasons, c.Excluded) {
+			reasons = append(reasons, c.Excluded)
 		}
 	}
-	if len(t.Labels) > 0 {
-		var kv []string
-		for _, k := range slices.Sorted(maps.Keys(t.Labels)) {
-			kv = append(kv, k+"="+t.Labels[k])
-		}
-		return fmt.Sprintf("labels {%s} matched by none of %d candidates", strings.Join(kv, ", "), len(all))
-	}
-	if len(all) == 0 {
+	if len(reasons) == 0 {
 		return "no candidate"
 	}
-	return all[0].Excluded
+	return strings.Join(reasons, "; ")
 }

@@ -38,9 +38,11 @@ func TestDecide(t *testing.T) {
 		{name: "pin peer", task: Task{Module: mod, Inputs: []Blob{{"in", kb}}, On: "B"}, cands: []Candidate{a, b}, want: "B", order: "B"},
 		{name: "pin unknown peer", task: Task{Module: mod, On: "Z"}, cands: []Candidate{a, b}, errHas: `pinned "on": "Z", which is not a known peer`},
 		{name: "labels", task: Task{Module: mod, Labels: map[string]string{"region": "eu"}}, cands: []Candidate{a, b, c}, want: "C", order: "C,B"},
-		{name: "labels none match", task: Task{Module: mod, Labels: map[string]string{"region": "mars"}}, cands: []Candidate{a, b, c}, errHas: "labels {region=mars} matched by none of 3"},
+		{name: "labels none match", task: Task{Module: mod, Labels: map[string]string{"region": "mars"}}, cands: []Candidate{a, b, c}, errHas: "label region=mars not matched"},
 		{name: "block list", task: Task{Module: mod, Inputs: []Blob{{"in", 50 * mb}}}, cands: []Candidate{a, b}, rules: Rules{BlockPeers: []string{"B"}}, want: "A", order: "A"},
 		{name: "pinned to a blocked peer", task: Task{Module: mod, On: "B"}, cands: []Candidate{a, b}, rules: Rules{BlockPeers: []string{"B"}}, errHas: "block list"},
+		{name: "unfit candidate", task: Task{Module: mod, Inputs: []Blob{{"in", 50 * mb}}}, cands: []Candidate{a, {Peer: "B", Holds: holds("in"), Unfit: "offers 1 MB of memory"}}, want: "A", order: "A"},
+		{name: "only candidate unfit", task: Task{Module: mod, On: "B"}, cands: []Candidate{a, {Peer: "B", Unfit: "offers 1 MB of memory"}}, errHas: "offers 1 MB of memory"},
 		{name: "local is never blocked by peer list", task: Task{Module: mod}, cands: []Candidate{a}, rules: Rules{BlockPeers: []string{"A"}}, want: "A"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
