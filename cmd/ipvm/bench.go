@@ -27,6 +27,11 @@ machine do not inflate. Exits 1 when a goal is missed. Run it from the
 repository root: the fuel suite reads fuel/testdata/gosha.wasm.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			for _, name := range only {
+				if !contains(strings.Split(suiteNames(), ", "), name) {
+					return fmt.Errorf("no suite %q (the suites: %s)", name, suiteNames())
+				}
+			}
 			failed := 0
 			if !asJSON {
 				fmt.Fprintf(e.stdout, "%-56s %14s %14s %-9s %8s %-6s %s\n", "metric", "ours", "floor", "unit", "ratio", "goal", "result")
