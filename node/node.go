@@ -136,10 +136,11 @@ func Open(repo *Repo, opts Options) (*Node, error) {
 		CacheDir:       cacheDir,
 		Meter:          meter,
 		MaxFuel:        uint64(cfg.Limits.Fuel),
-		// Wall time stays enforced by wazero's close-on-context-done even
-		// with fuel: compiled code does not see a fuel global written
-		// from another goroutine during a call (RATIONALE.md, Fuel).
-		NoWallTimeStop: false,
+		// The fuel meter checks the wall-time limit each time it hands
+		// the guest a new slice of fuel, so wazero's costly
+		// close-on-context-done is needed only without it (RATIONALE.md,
+		// Fuel in the node).
+		NoWallTimeStop: stopsAtDeadline(meter),
 		Logger:         log,
 	})
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ipfs/go-cid"
+	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 )
 
@@ -33,6 +34,14 @@ type Meter interface {
 	Start(ctx context.Context, m api.Module, budget uint64) error
 	// Used reports the fuel the instance used and whether it ran out.
 	Used(ctx context.Context, m api.Module) (used uint64, exhausted bool)
+}
+
+// HostMeter is a Meter whose instrumented modules import host functions of
+// its own (package fuel's refuel import). New calls InstantiateHost once,
+// on the executor's runtime, after the executor's own host modules.
+type HostMeter interface {
+	Meter
+	InstantiateHost(ctx context.Context, rt wazero.Runtime) error
 }
 
 // Node-wide defaults, used where a Config field is zero.

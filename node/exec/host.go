@@ -29,7 +29,8 @@ var (
 
 // instantiateHost adds the host modules every ABI may import: WASI
 // preview 1 (with wazero's deterministic clock and random defaults), ipvm's
-// blob reader, and Homestar's logging and clock imports.
+// blob reader, Homestar's logging and clock imports, and the meter's own
+// (HostMeter).
 func instantiateHost(ctx context.Context, rt wazero.Runtime, cfg Config) error {
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
 		return err
@@ -57,6 +58,9 @@ func instantiateHost(ctx context.Context, rt wazero.Runtime, cfg Config) error {
 		NewFunctionBuilder().WithGoModuleFunction(hostFunc(currentTime), []api.ValueType{i32}, nil).
 		WithParameterNames("ret_ptr").Export("get-current-time").
 		Instantiate(ctx)
+	if hm, ok := cfg.Meter.(HostMeter); ok && err == nil {
+		err = hm.InstantiateHost(ctx, rt)
+	}
 	return err
 }
 
