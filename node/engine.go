@@ -90,9 +90,7 @@ func (n *Node) Run(ctx context.Context, wf *workflow.Workflow, opts RunOptions) 
 	if g == nil || !g.wf.Equals(wf.CID) {
 		return Summary{}, fmt.Errorf("%w: no grant for workflow %s", ErrUnauthorized, wf.CID)
 	}
-	if b, err := workflowRecord(wf); err == nil {
-		_ = n.store.PutWorkflow(ctx, wf.CID, b) // a record for listings; not needed to run
-	}
+	n.recordWorkflow(ctx, wf)
 
 	s := workflow.NewScheduler(wf)
 	results := make(chan taskResult)
@@ -241,9 +239,10 @@ func (n *Node) step(ctx context.Context, st workflow.Step, inv *Grant, onStart f
 // RunTask runs one task outside a workflow (its args must hold no
 // promises): a memo hit answers when the task is pure and memo is on,
 // otherwise it executes and its receipt is signed and stored. With durable
-// false the receipt is committed to the store (visible, and it survives the
-// process being killed) without waiting for the group commit's fsync: the
-// caller must call Sync before it reports the receipt to anyone.
+// false the receipt is queued for the store's committer and RunTask returns
+// without waiting for the commit or the fsync (the store's cheapest write,
+// for callers that report results in groups): the caller must call Sync,
+// which waits for both, before it reports the receipt to anyone.
 func (n *Node) RunTask(ctx context.Context, t *workflow.Task, g *Grant, durable bool) (Event, error) {
 	if err := n.enter(); err != nil {
 		return Event{}, err
@@ -328,7 +327,7 @@ func (n *Node) finishTaskMeta(ctx context.Context, ev Event, g *Grant, out spec.
 		// A failure never hides a success already indexed for the task.
 		put = n.store.PutFailedReceipt
 	case ctx.Value(noSyncKey{}) != nil:
-		put = n.store.PutReceiptNoSync
+		put = n.store.PutReceiptAsync
 	}
 	if err := put(ctx, ev.Task, rc, b); err != nil {
 		return Event{}, fmt.Errorf("node: store receipt of %s: %w", ev.Name, err)
@@ -398,6 +397,17 @@ func limitsOf(m workflow.Meta) exec.Limits {
 		l.Fuel = uint64(m.Fuel)
 	}
 	return l
+}
+
+// recordWorkflow keeps a record of wf for listings and status lookups,
+// once: a workflow run again (the memoized case) costs a read, not a write.
+func (n *Node) recordWorkflow(ctx context.Context, wf *workflow.Workflow) {
+	if _, err := n.store.Workflow(ctx, wf.CID); err == nil {
+		return
+	}
+	if b, err := workflowRecord(wf); err == nil {
+		_ = n.store.PutWorkflow(ctx, wf.CID, b) // not needed to run
+	}
 }
 
 // workflowRecord is what the store keeps about a workflow: its canonical

@@ -125,7 +125,10 @@ func (n *Node) fromNetwork(ctx context.Context, task cid.Cid) (*Event, error) {
 		n.metrics.NetReceipts.WithLabelValues("rejected").Inc()
 		return nil, nil // verified by the host; cannot happen
 	}
-	if err := n.store.PutReceipt(ctx, task, s.CID(), f.Bytes); err != nil {
+	// No fsync wait: the provider still holds the receipt, so losing it in
+	// a power cut costs a refetch, not a result; it is durable at the next
+	// sync.
+	if err := n.store.PutReceiptNoSync(ctx, task, s.CID(), f.Bytes); err != nil {
 		return nil, err
 	}
 	n.metrics.NetReceipts.WithLabelValues("accepted").Inc()
