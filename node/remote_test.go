@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ipfs/go-cid"
 
@@ -144,16 +145,7 @@ func TestPlacementBlockLists(t *testing.T) {
 // in the receipt's meta. Sending the same (invocation, task) again to the
 // peer that ran it is refused as a replay.
 func TestRemoteFailover(t *testing.T) {
-	nodes := clusterWith(t, 4, nil)
-	a, b, c := nodes[1], nodes[2], nodes[3]
-	mod := addBytes(t, a, paddedModule(t, 20<<10))
-	data := make([]byte, 4<<20)
-	_, _ = rand.Read(data)
-	input := addBytes(t, b, data)
-	addBytes(t, c, data)
-	waitHolders(t, a, input)
-	waitHolders(t, b, mod)
-	waitHolders(t, c, mod)
+	a, b, c, mod, input := twoHolders(t, nil)
 
 	var mu sync.Mutex
 	var killed *Node
@@ -266,6 +258,63 @@ func TestRemotePromisesAndRefusal(t *testing.T) {
 	pm := placementOf(t, ev, a.DID())
 	fb, _ := pm["fallback"].([]any)
 	if len(fb) != 1 || !strings.Contains(fb[0].(map[string]any)["err"].(string), "allow list") {
+		t.Fatalf("fallback %v", pm["fallback"])
+	}
+}
+
+// twoHolders starts D (bootstrap), A, B, C: a 20 KB module on A, the same
+// 4 MB input on B and C, so that the task goes to B or C and either can
+// take over.
+func twoHolders(t *testing.T, cfg func(i int, c *Config, ids []string)) (a, b, c *Node, mod, input cid.Cid) {
+	t.Helper()
+	nodes := clusterWith(t, 4, cfg)
+	a, b, c = nodes[1], nodes[2], nodes[3]
+	mod = addBytes(t, a, paddedModule(t, 20<<10))
+	data := make([]byte, 4<<20)
+	_, _ = rand.Read(data)
+	input = addBytes(t, b, data)
+	addBytes(t, c, data)
+	waitHolders(t, a, input)
+	waitHolders(t, b, mod)
+	waitHolders(t, c, mod)
+	return a, b, c, mod, input
+}
+
+// TestRemoteTimeout: the chosen peer stalls past the caller's remote-run
+// timeout; the task finishes on the other holder, and the timeout is in
+// the receipt's fallback list.
+func TestRemoteTimeout(t *testing.T) {
+	a, b, c, mod, input := twoHolders(t, func(i int, c *Config, _ []string) {
+		if i == 1 {
+			c.Placement.Timeout = Duration(300 * time.Millisecond)
+		}
+	})
+	var mu sync.Mutex
+	var stalled *Node
+	invokeHook = func(n *Node) {
+		mu.Lock()
+		first := stalled == nil
+		if first {
+			stalled = n
+		}
+		mu.Unlock()
+		if first {
+			time.Sleep(time.Second)
+		}
+	}
+	t.Cleanup(func() { invokeHook = nil })
+	ev := runOne(t, a, echoWorkflow(t, mod, input, ""))
+	survivor := b
+	if stalled == b {
+		survivor = c
+	}
+	if !ev.Out.IsOk() || ev.From != survivor.Network().ID().String() {
+		t.Fatalf("from %q: %+v", ev.From, ev.Out)
+	}
+	pm := placementOf(t, ev, survivor.DID())
+	fb, _ := pm["fallback"].([]any)
+	if len(fb) != 1 || fb[0].(map[string]any)["peer"] != stalled.Network().ID().String() ||
+		!strings.Contains(fb[0].(map[string]any)["err"].(string), "deadline") {
 		t.Fatalf("fallback %v", pm["fallback"])
 	}
 }
