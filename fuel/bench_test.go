@@ -24,8 +24,11 @@ var workloads = []struct {
 	{"sha256-1MiB", "testdata/gosha.wasm", command, call{"_start", []uint64{1 << 20}}},
 }
 
-// variants of the side-by-side benchmark.
-var variants = []string{"unmetered", "metered", "closeOnContextDone"}
+// variants of the side-by-side benchmark: unmetered; metered trapping at
+// once (the budget in the global); metered in Refuel mode (the budget handed
+// out DefaultSlice at a time by a Tank, as the node does to check its
+// deadline); and the original in a runtime with WithCloseOnContextDone.
+var variants = []string{"unmetered", "metered", "refuel", "closeOnContextDone"}
 
 // runner returns a function that makes the workload's call once in the
 // given variant.
@@ -34,12 +37,15 @@ func runner(b *testing.B, ctx context.Context, plainEnv, closeEnv *env, w int, v
 	src := entry{file: wl.file}.read(b)
 	v, wasm, budget := plainEnv, src, int64(-1)
 	switch variant {
-	case "metered":
-		m, err := Instrument(src, Options{})
+	case "metered", "refuel":
+		m, err := Instrument(src, Options{Refuel: variant == "refuel"})
 		if err != nil {
 			b.Fatal(err)
 		}
 		wasm, budget = m, bigBudget
+		if variant == "refuel" {
+			ctx = withRefuel(ctx, DefaultSlice)
+		}
 	case "closeOnContextDone":
 		v = closeEnv
 	}
@@ -58,6 +64,15 @@ func runner(b *testing.B, ctx context.Context, plainEnv, closeEnv *env, w int, v
 	b.Cleanup(func() { mod.Close(ctx) })
 	fn := mod.ExportedFunction(wl.cl.fn)
 	g, _ := mod.ExportedGlobal(GlobalName).(api.MutableGlobal)
+	if variant == "refuel" {
+		return func() {
+			tank := NewTank(budget, DefaultSlice)
+			g.Set(uint64(tank.Start()))
+			if _, err := fn.Call(context.WithValue(ctx, tankKey{}, tank), wl.cl.args...); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
 	return func() {
 		if g != nil {
 			SetBudget(g, budget)
@@ -96,7 +111,7 @@ func BenchmarkFuel(b *testing.B) {
 	}
 }
 
-// BenchmarkFuelSideBySide runs the three variants of a workload in turn in
+// BenchmarkFuelSideBySide runs the variants of a workload in turn in
 // every iteration, so that load on a shared machine hits them alike, and
 // reports each variant's time per call and the ratios to unmetered, in wall
 // time and in CPU time of the calling thread (Linux). The
@@ -130,12 +145,14 @@ func BenchmarkFuelSideBySide(b *testing.B) {
 			for i, variant := range variants {
 				b.ReportMetric(float64(wall[i].Nanoseconds())/float64(n), variant+"-ns/call")
 			}
-			b.ReportMetric(float64(wall[1])/float64(wall[0]), "metered/unmetered")
-			b.ReportMetric(float64(wall[2])/float64(wall[0]), "close/unmetered")
+			for i, variant := range variants[1:] {
+				b.ReportMetric(float64(wall[i+1])/float64(wall[0]), variant+"/unmetered")
+			}
 			if cpu[0] > 0 {
 				b.ReportMetric(float64(cpu[0].Nanoseconds())/float64(n), "unmetered-cpu-ns/call")
-				b.ReportMetric(float64(cpu[1])/float64(cpu[0]), "cpu-metered/unmetered")
-				b.ReportMetric(float64(cpu[2])/float64(cpu[0]), "cpu-close/unmetered")
+				for i, variant := range variants[1:] {
+					b.ReportMetric(float64(cpu[i+1])/float64(cpu[0]), "cpu-"+variant+"/unmetered")
+				}
 			}
 		})
 	}
