@@ -31,6 +31,8 @@ const (
 	receiptAllowance = 1 << 10
 	// offerTimeout bounds the offer requests of one placement.
 	offerTimeout = 2 * time.Second
+	// maxNote caps the caller's placement note a served run records.
+	maxNote = 16 << 10
 )
 
 // workflowKey carries the running workflow to step, which needs its
@@ -73,8 +75,16 @@ func (n *Node) runPlaced(ctx context.Context, st workflow.Step, w invocation.Was
 	case n.net == nil && st.Task.Meta.On == "" && st.Task.Meta.Labels == nil:
 		// No network, no constraint: nothing to weigh.
 	case isServed:
+		// The caller's decision goes into the receipt this node signs: only
+		// the known keys, and only if small.
 		if caller, ok := ctx.Value(noteKey{}).(map[string]any); ok {
-			maps.Copy(note, caller)
+			if b, err := spec.EncodeCBOR(caller); err == nil && len(b) <= maxNote {
+				for _, k := range []string{"candidates", "estimate", "fallback"} {
+					if v, ok := caller[k]; ok {
+						note[k] = v
+					}
+				}
+			}
 		}
 		note["by"] = s.from.String()
 	default:

@@ -141,6 +141,9 @@ func (n *Node) invokeRemote(ctx context.Context, p peer.ID, req *invokeRequest, 
 	maxResp := int(n.cfg.Limits.Output) + 1<<20
 	b, err := n.net.Request(ctx, p, ProtocolInvoke, body, maxResp)
 	if err != nil {
+		if cerr := ctx.Err(); cerr != nil { // say timeout, not the reset it caused
+			return Event{}, fmt.Errorf("%w: %v after %s", ErrRemoteRun, cerr, n.cfg.Placement.Timeout.D())
+		}
 		return Event{}, fmt.Errorf("%w: %v", ErrRemoteRun, err)
 	}
 	s, err := receipt.Decode(b)

@@ -9,16 +9,11 @@ package placement
 
 import (
 	"cmp"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"strings"
 )
-
-// ErrUnsatisfiable is returned when no candidate passes the task's
-// constraints; the error's text names the constraint.
-var ErrUnsatisfiable = errors.New("placement: no node satisfies the task's constraints")
 
 // Local is the value of Task.On that pins a task to the local node.
 const Local = "local"
