@@ -12,13 +12,14 @@ import (
 // movedBytes is what crossed the wire between the nodes on the block and
 // invoke protocols (blobs, the invocation and the receipt), read from the
 // transport counters: the bytes each node sent.
-func movedBytes(nodes ...*Node) (blocks, invoke uint64) {
+func movedBytes(nodes ...*Node) (blocks, invoke, offer uint64) {
 	for _, n := range nodes {
 		st := n.Network().Stats()
 		blocks += st.Traffic[p2p.ProtocolBlock].Out
 		invoke += st.Traffic[ProtocolInvoke].Out
+		offer += st.Traffic[ProtocolOffer].Out
 	}
-	return blocks, invoke
+	return blocks, invoke, offer
 }
 
 // TestPlacementMatrix runs one task per row and strategy on two real
@@ -38,20 +39,24 @@ func TestPlacementMatrix(t *testing.T) {
 	a, b := nodes[0], nodes[1]
 	bPin := `{"on":"` + b.Network().ID().String() + `"}`
 	var table strings.Builder
-	fmt.Fprintf(&table, "\n| input | module | chosen | bytes moved (chosen) | code→data | data→code | blob-bytes ratio | total ratio |\n|---:|---:|---|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(&table, "\n| input | module | chosen | bytes moved (chosen) | code→data | data→code | blob-bytes ratio | total ratio | offer bytes (chosen) |\n|---:|---:|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, in := range inputs {
 		for _, mod := range modules {
+			var offerBytes uint64
 			run := func(meta string) (total, blobs uint64, where string) {
 				m := addBytes(t, a, paddedModule(t, mod))
 				input := randomBlob(t, b, in)
 				waitHolders(t, a, input)
 				waitHolders(t, b, m)
-				b0, i0 := movedBytes(a, b)
+				b0, i0, o0 := movedBytes(a, b)
 				ev := runOne(t, a, echoWorkflow(t, m, input, meta))
 				if !ev.Out.IsOk() {
 					t.Fatalf("in %d mod %d %s: %+v", in, mod, meta, ev.Out)
 				}
-				b1, i1 := movedBytes(a, b)
+				b1, i1, o1 := movedBytes(a, b)
+				if meta == "" {
+					offerBytes = o1 - o0
+				}
 				where = "data→code"
 				if ev.From != "" {
 					where = "code→data"
@@ -64,7 +69,7 @@ func TestPlacementMatrix(t *testing.T) {
 			best := min(c2d, d2c)
 			ratio := float64(chosen) / float64(best)
 			blobRatio := float64(chosenBlobs) / float64(min(c2dBlobs, d2cBlobs))
-			fmt.Fprintf(&table, "| %s | %s | %s | %d | %d | %d | %.2f | %.2f |\n", size(in), size(mod), where, chosen, c2d, d2c, blobRatio, ratio)
+			fmt.Fprintf(&table, "| %s | %s | %s | %d | %d | %d | %.2f | %.2f | %d |\n", size(in), size(mod), where, chosen, c2d, d2c, blobRatio, ratio, offerBytes)
 			if ratio > 1.01 { // below 1: the pins' own meta makes the fixed strategies' requests bigger
 				t.Errorf("in %s mod %s: chosen moved %d bytes, the better fixed strategy %d", size(in), size(mod), chosen, best)
 			}

@@ -77,7 +77,8 @@ type Offer struct {
 	// Labels are its host labels.
 	Labels map[string]string `json:"labels,omitempty"`
 	// Blobs are blobs it holds with their sizes (at most MaxOfferBlobs):
-	// the ones it used or added recently, and those a request asked about.
+	// those a request asked about, or, when it asked about none, the ones
+	// it added or used recently.
 	Blobs []BlobInfo `json:"blobs,omitempty"`
 	// Issued and Expires bound the offer's validity.
 	Issued  time.Time `json:"issued"`
@@ -126,13 +127,8 @@ func (n *Node) offer(ctx context.Context, ask []cid.Cid) Offer {
 			o.Blobs = append(o.Blobs, BlobInfo{c, s})
 		}
 	}
-	for _, b := range n.held.list() {
-		if len(o.Blobs) >= MaxOfferBlobs {
-			break
-		}
-		if !slices.ContainsFunc(o.Blobs, func(x BlobInfo) bool { return x.CID.Equals(b.CID) }) {
-			o.Blobs = append(o.Blobs, b)
-		}
+	if len(ask) == 0 {
+		o.Blobs = n.held.list()
 	}
 	return o
 }
