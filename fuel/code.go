@@ -8,9 +8,43 @@ type insert struct {
 	pos  int     // offset in the body
 	cost int64   // static charge, for dyn == dynNone
 	dyn  dynamic // dynamic charge of the instruction at pos
-	end  int     // > 0: replace body[pos:end] (a function index) by idx
+	end  int     // > 0: replace body[pos:end] (a function index or label) by idx
 	idx  uint32
+	wrap wrapPart // a part of a loop's wrapping (Refuel mode)
+	bt   []byte   // wrapOpen: the loop's block type
+	loop int      // wrapTail: index in the inserts of the loop's header charge
 }
+
+// wrapPart names the pieces of Refuel mode's loop wrapping. A loop whose
+// header charge may call the refuel import would have a call inside its
+// body, and wazero's register allocator then spills the loop's live values
+// on every iteration. So the header charge branches out of the loop
+// instead, to a refuel call after it, and comes back in through an outer
+// loop:
+//
+//	block bt                 ;; $exit
+//	  loop bt                ;; $retry
+//	    block                ;; $cold
+//	      loop bt            ;; the original loop
+//	        <charge C>; br_if $cold if negative
+//	        ...              ;; labels outside the loop +3
+//	      end
+//	      br $exit
+//	    end
+//	    <refuel, trap if still negative>; fuel += C; br $retry
+//	  end
+//	end
+//
+// Re-entering the loop charges C again, hence the refund. Only loops
+// without parameters are wrapped (others call from inside, as before).
+type wrapPart uint8
+
+const (
+	wrapNone   wrapPart = iota
+	wrapOpen            // block bt; loop bt; block, before the loop
+	wrapHeader          // the header charge, branching out
+	wrapTail            // after the loop's end
+)
 
 // frame kinds of the control stack.
 const (
@@ -21,8 +55,9 @@ const (
 
 // frame is one entry of the control stack while scanning a body.
 type frame struct {
-	kind  int
-	owner int // index in inserts of the charge that pays for this frame's instructions
+	kind    int
+	owner   int  // index in inserts of the charge that pays for this frame's instructions
+	wrapped bool // a loop wrapped in three more labels (wrapPart)
 }
 
 // scanBody decodes the instructions of one function body (after its local
@@ -52,7 +87,9 @@ func scanBody(r *reader, e emitter) ([]insert, error) {
 		case 0x00, 0x01, 0x0f, 0x1a, 0x1b, 0xd1:
 			// No immediates.
 		case 0x02, 0x03, 0x04: // block, loop, if
-			if _, err := r.signed(33); err != nil {
+			btStart := r.pos
+			bt, err := r.signed(33)
+			if err != nil {
 				return nil, err
 			}
 			ins[top.owner].cost += cost
@@ -62,8 +99,14 @@ func scanBody(r *reader, e emitter) ([]insert, error) {
 			case 0x04:
 				stack = append(stack, frame{kind: frameIf, owner: top.owner})
 			case 0x03:
-				ins = append(ins, insert{pos: r.pos})
-				stack = append(stack, frame{kind: frameLoop, owner: len(ins) - 1})
+				wrapped := e.refuelOn && (bt < 0 || bt < int64(len(e.typeParams)) && e.typeParams[bt] == 0)
+				header := insert{pos: r.pos}
+				if wrapped {
+					ins = append(ins, insert{pos: at, wrap: wrapOpen, bt: r.b[btStart:r.pos]})
+					header.wrap = wrapHeader
+				}
+				ins = append(ins, header)
+				stack = append(stack, frame{kind: frameLoop, owner: len(ins) - 1, wrapped: wrapped})
 			}
 			continue
 		case 0x05: // else
@@ -71,6 +114,7 @@ func scanBody(r *reader, e emitter) ([]insert, error) {
 				return nil, r.errf("else outside if")
 			}
 		case 0x0b: // end
+			closed := stack[len(stack)-1]
 			stack = stack[:len(stack)-1]
 			if len(stack) == 0 {
 				if !r.eof() {
@@ -79,6 +123,9 @@ func scanBody(r *reader, e emitter) ([]insert, error) {
 				return ins, nil
 			}
 			ins[stack[len(stack)-1].owner].cost += cost
+			if closed.wrapped {
+				ins = append(ins, insert{pos: r.pos, wrap: wrapTail, loop: closed.owner})
+			}
 			continue
 		case 0x10, 0xd2: // call, ref.func
 			x, err := r.u32()
@@ -99,7 +146,11 @@ func scanBody(r *reader, e emitter) ([]insert, error) {
 			if g >= e.global {
 				return nil, fmt.Errorf("%w: global index %d of %d at offset %d", ErrMalformed, g, e.global, r.base+at)
 			}
-		case 0x0c, 0x0d, 0x20, 0x21, 0x22, 0x25, 0x26:
+		case 0x0c, 0x0d: // br, br_if
+			if ins, err = relabel(r, stack, ins); err != nil {
+				return nil, err
+			}
+		case 0x20, 0x21, 0x22, 0x25, 0x26:
 			// One index.
 			if _, err := r.u32(); err != nil {
 				return nil, err
@@ -110,7 +161,7 @@ func scanBody(r *reader, e emitter) ([]insert, error) {
 				return nil, err
 			}
 			for i := uint64(0); i <= uint64(n); i++ {
-				if _, err := r.u32(); err != nil {
+				if ins, err = relabel(r, stack, ins); err != nil {
 					return nil, err
 				}
 			}
@@ -201,6 +252,26 @@ func scanBody(r *reader, e emitter) ([]insert, error) {
 	}
 }
 
+// relabel reads a branch's label and, when the branch leaves wrapped loops
+// (wrapPart), adds their three labels each to it.
+func relabel(r *reader, stack []frame, ins []insert) ([]insert, error) {
+	at := r.pos
+	d, err := r.u32()
+	if err != nil || uint64(d) >= uint64(len(stack)) {
+		return ins, err // an invalid label stays invalid
+	}
+	add := uint32(0)
+	for i := len(stack) - 1; i > len(stack)-1-int(d); i-- {
+		if stack[i].wrapped {
+			add += 3
+		}
+	}
+	if add > 0 {
+		ins = append(ins, insert{pos: at, end: r.pos, idx: d + add})
+	}
+	return ins, nil
+}
+
 // emitter builds the metering code for one function.
 type emitter struct {
 	global   uint32  // index of the fuel global
@@ -209,6 +280,8 @@ type emitter struct {
 	fx       funcMap // function renumbering
 	refuelOn bool    // Refuel mode
 	refuel   uint32  // index of the refuel import
+	// typeParams is the parameter count of each type, for loop block types.
+	typeParams []uint32
 }
 
 // appendCharge appends code that takes the i64 on top of the stack from the
@@ -251,6 +324,60 @@ func (e emitter) appendCharge(b []byte, cost []byte) []byte {
 	b = appendU32(b, e.global)
 	b = e.appendTrapIfNegative(b)
 	return append(b, 0x0b) // end
+}
+
+// appendHeader appends a wrapped loop's header charge of c, which leaves
+// for the refuel call after the loop when the fuel goes negative:
+//
+//	global.get fuel; i64.const c; i64.sub; local.tee tmp; global.set fuel
+//	local.get tmp; i64.const 0; i64.lt_s; br_if $cold
+func (e emitter) appendHeader(b []byte, c int64) []byte {
+	b = append(b, 0x23) // global.get fuel
+	b = appendU32(b, e.global)
+	b = append(b, 0x42) // i64.const c
+	b = appendS64(b, c)
+	b = append(b, 0x7d, 0x22) // i64.sub, local.tee tmp
+	b = appendU32(b, e.tmp)
+	b = append(b, 0x24) // global.set fuel
+	b = appendU32(b, e.global)
+	b = append(b, 0x20) // local.get tmp
+	b = appendU32(b, e.tmp)
+	return append(b,
+		0x42, 0x00, // i64.const 0
+		0x53,       // i64.lt_s
+		0x0d, 0x01, // br_if $cold
+	)
+}
+
+// appendTail appends what follows a wrapped loop whose header charges c:
+//
+//	br $exit; end
+//	local.get tmp; call refuel; local.tee tmp; i64.const 0; i64.lt_s
+//	if; unreachable; end
+//	local.get tmp; i64.const c; i64.add; global.set fuel
+//	br $retry; end; end
+func (e emitter) appendTail(b []byte, c int64) []byte {
+	b = append(b, 0x0c, 0x02, 0x0b) // br $exit; end
+	b = append(b, 0x20)             // local.get tmp
+	b = appendU32(b, e.tmp)
+	b = append(b, 0x10) // call refuel
+	b = appendU32(b, e.refuel)
+	b = append(b, 0x22) // local.tee tmp
+	b = appendU32(b, e.tmp)
+	b = append(b,
+		0x42, 0x00, // i64.const 0
+		0x53,       // i64.lt_s
+		0x04, 0x40, // if
+		0x00, // unreachable
+		0x0b, // end
+		0x20, // local.get tmp
+	)
+	b = appendU32(b, e.tmp)
+	b = append(b, 0x42) // i64.const c
+	b = appendS64(b, c)
+	b = append(b, 0x7c, 0x24) // i64.add; global.set fuel
+	b = appendU32(b, e.global)
+	return append(b, 0x0c, 0x00, 0x0b, 0x0b) // br $retry; end; end
 }
 
 // appendTrapIfNegative appends
@@ -330,7 +457,7 @@ func instrumentBody(body []byte, base int, nparams uint32, e emitter) ([]byte, e
 	}
 	charged, dyn, patched := false, false, false
 	for _, in := range ins {
-		charged = charged || in.cost > 0 || in.dyn != dynNone
+		charged = charged || in.cost > 0 || in.dyn != dynNone || in.wrap != wrapNone
 		dyn = dyn || in.dyn != dynNone
 		patched = patched || in.end > 0
 	}
@@ -359,6 +486,16 @@ func instrumentBody(body []byte, base int, nparams uint32, e emitter) ([]byte, e
 		case in.end > 0:
 			out = appendU32(out, in.idx)
 			prev = in.end
+		case in.wrap == wrapOpen:
+			out = append(append(out, 0x02), in.bt...) // block bt
+			out = append(append(out, 0x03), in.bt...) // loop bt
+			out = append(out, 0x02, 0x40)             // block
+		case in.wrap == wrapHeader:
+			if in.cost > 0 {
+				out = e.appendHeader(out, in.cost)
+			}
+		case in.wrap == wrapTail:
+			out = e.appendTail(out, ins[in.loop].cost)
 		case in.dyn != dynNone:
 			out = e.appendDynamic(out, in.dyn)
 		case in.cost > 0:

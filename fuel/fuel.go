@@ -107,7 +107,7 @@ func Instrument(module []byte, opts Options) ([]byte, error) {
 	x = appendU32(x, uint32(global))
 
 	// Meter every body.
-	e := emitter{global: uint32(global), fx: fx}
+	e := emitter{global: uint32(global), fx: fx, typeParams: params}
 	if opts.Refuel {
 		e.refuel, e.refuelOn = importedFuncs, true
 	}
