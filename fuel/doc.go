@@ -20,4 +20,10 @@
 //	_, err = mod.ExportedFunction("run").Call(ctx)
 //	err = fuel.Check(g, err)          // errors.Is(err, fuel.ErrOutOfFuel)
 //	used := fuel.Used(budget, g)
+//
+// With Options.Refuel the module instead imports ImportModule.ImportName,
+// which a charge calls when the global goes below zero; the host answers it
+// from a Tank that hands out the budget a slice at a time, so it can also
+// check a deadline between slices (the ipvm node's wall-time guard). The
+// fuel charged is the same in both modes.
 package fuel
