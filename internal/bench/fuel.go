@@ -71,6 +71,23 @@ func Fuel(c Config) ([]Metric, error) {
 		return nil, err
 	}
 	defer closing.Close(ctx)
+	// The node's mode: fuel charged against slices of the budget, refilled
+	// by the ipvm_fuel.refuel import (where the node also checks the
+	// deadline), so fuel is the wall-time guard too.
+	refuel, err := newFuelRuntime(ctx, wazero.NewRuntimeConfig())
+	if err != nil {
+		return nil, err
+	}
+	defer refuel.Close(ctx)
+	if _, err := refuel.NewHostModuleBuilder(fuel.ImportModule).NewFunctionBuilder().
+		WithFunc(func(ctx context.Context, v int64) int64 {
+			if ctx.Err() != nil {
+				return v // still negative: the guest traps
+			}
+			return ctx.Value(tankKey{}).(*fuel.Tank).Refuel(v)
+		}).Export(fuel.ImportName).Instantiate(ctx); err != nil {
+		return nil, err
+	}
 
 	var ms []Metric
 	for _, w := range wls {
@@ -78,25 +95,35 @@ func Fuel(c Config) ([]Metric, error) {
 		if err != nil {
 			return nil, fmt.Errorf("instrument %s: %w", w.name, err)
 		}
-		unm, err := newFuelCall(ctx, plain, w, w.wasm, false)
+		sliced, err := fuel.Instrument(w.wasm, fuel.Options{Refuel: true})
+		if err != nil {
+			return nil, fmt.Errorf("instrument %s for refuel: %w", w.name, err)
+		}
+		unm, err := newFuelCall(ctx, plain, w, w.wasm, meterNone)
 		if err != nil {
 			return nil, err
 		}
-		met, err := newFuelCall(ctx, plain, w, metered, true)
+		met, err := newFuelCall(ctx, plain, w, metered, meterGlobal)
 		if err != nil {
 			return nil, err
 		}
-		cls, err := newFuelCall(ctx, closing, w, w.wasm, false)
+		cls, err := newFuelCall(ctx, closing, w, w.wasm, meterNone)
 		if err != nil {
 			return nil, err
 		}
-		ns, err := interleave(cpuClock, c.pick(8, 1), 1, unm, met, cls)
+		node, err := newFuelCall(ctx, refuel, w, sliced, meterRefuel)
+		if err != nil {
+			return nil, err
+		}
+		ns, err := interleave(cpuClock, c.pick(8, 1), 1, unm, met, cls, node)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", w.name, err)
 		}
 		ms = append(ms,
 			atMost("fuel_metered_vs_unmetered_"+w.name, "cpu-ns/op", ns[1], ns[0], 2,
 				w.desc+"; fuel.Instrument'ed module vs the original, same runtime"),
+			atMost("fuel_node_mode_vs_unmetered_"+w.name, "cpu-ns/op", ns[3], ns[0], 2,
+				w.desc+"; the node's mode: slices refilled by a host import that also enforces the deadline"),
 			info("fuel_close_on_done_vs_unmetered_"+w.name, "cpu-ns/op", ns[2], ns[0],
 				w.desc+"; wazero WithCloseOnContextDone(true), the stop metering replaces"))
 	}
@@ -114,21 +141,38 @@ func newFuelRuntime(ctx context.Context, cfg wazero.RuntimeConfig) (wazero.Runti
 	return rt, nil
 }
 
+// How a fuel workload is metered.
+const (
+	meterNone   = iota // the original module
+	meterGlobal        // the whole budget in the fuel global
+	meterRefuel        // slices of the budget, refilled through the import
+)
+
+// tankKey carries a call's fuel.Tank to the refuel host function.
+type tankKey struct{}
+
 // newFuelCall compiles wasm and returns a function that makes w's call
 // once: on one instance for plain exports, on a fresh instance per call
 // for a WASI command. A metered call first sets the fuel budget.
-func newFuelCall(ctx context.Context, rt wazero.Runtime, w fuelWorkload, wasm []byte, metered bool) (func() error, error) {
+func newFuelCall(ctx context.Context, rt wazero.Runtime, w fuelWorkload, wasm []byte, mode int) (func() error, error) {
 	cm, err := rt.CompileModule(ctx, wasm)
 	if err != nil {
 		return nil, fmt.Errorf("compile %s: %w", w.name, err)
 	}
+	callCtx := ctx
 	setBudget := func(m api.Module) error {
-		if !metered {
+		if mode == meterNone {
 			return nil
 		}
 		g, ok := m.ExportedGlobal(fuel.GlobalName).(api.MutableGlobal)
 		if !ok {
 			return fmt.Errorf("%w: %s has no fuel global", ErrMismatch, w.name)
+		}
+		if mode == meterRefuel {
+			tank := fuel.NewTank(fuelBudget, fuel.DefaultSlice)
+			g.Set(uint64(tank.Start()))
+			callCtx = context.WithValue(ctx, tankKey{}, tank)
+			return nil
 		}
 		fuel.SetBudget(g, fuelBudget)
 		return nil
@@ -147,7 +191,7 @@ func newFuelCall(ctx context.Context, rt wazero.Runtime, w fuelWorkload, wasm []
 			if err := setBudget(m); err != nil {
 				return err
 			}
-			_, err = m.ExportedFunction("_start").Call(ctx)
+			_, err = m.ExportedFunction("_start").Call(callCtx)
 			var exit *sys.ExitError
 			if errors.As(err, &exit) && exit.ExitCode() == 0 {
 				err = nil
@@ -170,7 +214,7 @@ func newFuelCall(ctx context.Context, rt wazero.Runtime, w fuelWorkload, wasm []
 		if err := setBudget(m); err != nil {
 			return err
 		}
-		_, err := fn.Call(ctx, w.args...)
+		_, err := fn.Call(callCtx, w.args...)
 		return err
 	}, nil
 }
