@@ -1,7 +1,9 @@
 package daemon
 
 import (
+	"container/list"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -24,10 +26,19 @@ import (
 // memory; older ones are answered from the store.
 const maxKnownWorkflows = 1024
 
+// maxParsedWorkflows bounds the parsed workflows kept by the hash of the
+// request body that held them, and maxParsedBody the size of a body whose
+// parse is kept.
+const (
+	maxParsedWorkflows = 256
+	maxParsedBody      = 64 << 10
+)
+
 // api adapts a node.Node to gateway.Node.
 type api struct {
 	n       *node.Node
 	version string
+	parsed  parseCache
 
 	mu        sync.Mutex
 	accepting bool
@@ -70,7 +81,7 @@ func (a *api) cancelAll() {
 
 // Submit implements gateway.Node.
 func (a *api) Submit(ctx context.Context, body []byte, auth gateway.Auth) (*gateway.Submission, error) {
-	wf, err := workflow.Parse(body, workflow.ParseOptions{})
+	wf, err := a.parsed.parse(body)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", gateway.ErrBadRequest, err)
 	}
@@ -132,6 +143,58 @@ func (a *api) Submit(ctx context.Context, body []byte, auth gateway.Auth) (*gate
 		}
 	}()
 	return &gateway.Submission{Workflow: wf.CID, Tasks: refs, Events: events}, nil
+}
+
+// parseCache keeps the most recently used parsed workflows by the SHA-256
+// of the body they were parsed from: a parsed workflow is never modified
+// (the scheduler and the node only read it), so a repeated body shares
+// one. Only the parse is kept; credentials are checked on every request.
+type parseCache struct {
+	mu    sync.Mutex
+	byKey map[[sha256.Size]byte]*list.Element
+	lru   list.List // of *parsedEntry, most recent first
+}
+
+type parsedEntry struct {
+	key [sha256.Size]byte
+	wf  *workflow.Workflow
+}
+
+// parse returns the workflow body holds, parsing it unless an identical
+// body was parsed recently. Bodies that do not parse are not kept.
+func (c *parseCache) parse(body []byte) (*workflow.Workflow, error) {
+	if len(body) > maxParsedBody {
+		return workflow.Parse(body, workflow.ParseOptions{})
+	}
+	key := sha256.Sum256(body)
+	c.mu.Lock()
+	if e, ok := c.byKey[key]; ok {
+		c.lru.MoveToFront(e)
+		wf := e.Value.(*parsedEntry).wf
+		c.mu.Unlock()
+		return wf, nil
+	}
+	c.mu.Unlock()
+	wf, err := workflow.Parse(body, workflow.ParseOptions{})
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.byKey[key]; ok { // another request parsed it meanwhile
+		c.lru.MoveToFront(e)
+		return e.Value.(*parsedEntry).wf, nil
+	}
+	if c.byKey == nil {
+		c.byKey = make(map[[sha256.Size]byte]*list.Element)
+	}
+	c.byKey[key] = c.lru.PushFront(&parsedEntry{key: key, wf: wf})
+	for c.lru.Len() > maxParsedWorkflows {
+		old := c.lru.Back()
+		delete(c.byKey, old.Value.(*parsedEntry).key)
+		c.lru.Remove(old)
+	}
+	return wf, nil
 }
 
 func (r *run) set(name string, f func(*gateway.TaskStatus)) {
