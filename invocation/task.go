@@ -3,6 +3,7 @@ package invocation
 import (
 	"errors"
 	"fmt"
+	"unicode/utf8"
 
 	"github.com/ipfs/go-cid"
 
@@ -70,7 +71,33 @@ func (t Task) Encode() ([]byte, error) {
 	if t.Homestar != nil {
 		return t.Homestar.Encode()
 	}
-	return spec.EncodeCBOR(t.IPLD())
+	return t.appendCBOR(make([]byte, 0, 160))
+}
+
+// appendCBOR appends the canonical DAG-CBOR of {sub, cmd, args, nonce}
+// without building the map IPLD returns: the memo check computes a task
+// CID before every lookup. The keys are written in canonical order (by
+// length, then bytewise): cmd, sub, args, nonce.
+func (t Task) appendCBOR(dst []byte) ([]byte, error) {
+	if !utf8.ValidString(t.Cmd) || !utf8.ValidString(t.Sub) {
+		return nil, fmt.Errorf("%w: cmd or sub is not valid UTF-8", ErrBadTask)
+	}
+	dst = spec.AppendMapHeader(dst, 4)
+	dst = spec.AppendText(spec.AppendText(dst, "cmd"), t.Cmd)
+	dst = spec.AppendText(dst, "sub")
+	if t.Sub == "" {
+		dst = spec.AppendNull(dst)
+	} else {
+		dst = spec.AppendText(dst, t.Sub)
+	}
+	dst = spec.AppendText(dst, "args")
+	var err error
+	if t.Args == nil {
+		dst = spec.AppendMapHeader(dst, 0)
+	} else if dst, err = spec.AppendCBOR(dst, t.Args); err != nil {
+		return nil, fmt.Errorf("args: %w", err)
+	}
+	return spec.AppendBytes(spec.AppendText(dst, "nonce"), t.Nonce), nil
 }
 
 // CID returns the task CID: CIDv1, dag-cbor, sha2-256 over Encode (or
@@ -79,7 +106,8 @@ func (t Task) CID() (cid.Cid, error) {
 	if t.Homestar != nil {
 		return t.Homestar.CID()
 	}
-	b, err := spec.EncodeCBOR(t.IPLD())
+	var buf [256]byte
+	b, err := t.appendCBOR(buf[:0])
 	if err != nil {
 		return cid.Undef, fmt.Errorf("%w: %v", ErrBadTask, err)
 	}

@@ -1,6 +1,7 @@
 package invocation
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"os"
@@ -328,5 +329,36 @@ func BenchmarkTaskCIDFromJSON(b *testing.B) {
 		if _, err := task.CID(); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestEncodeMatchesGeneric: the direct task encoder writes exactly the
+// canonical DAG-CBOR of the task's IPLD form (Spec: §2.1).
+func TestEncodeMatchesGeneric(t *testing.T) {
+	mod := mustCID(t, modCID)
+	for _, task := range []Task{
+		NewWasm(mod, "add_one", int64(1)),
+		{Cmd: "/wasm/run"},
+		{Sub: "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK", Cmd: "/x", Args: map[string]any{"b": 1.5, "aa": []any{"s", nil, true}}, Nonce: []byte{1, 2}},
+		{Cmd: "/wasm/run", Args: map[string]any{"mod": mod, "params": []any{map[string]any{"await/ok": mod}}}, Nonce: []byte{}},
+	} {
+		got, err := task.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := spec.EncodeCBOR(task.IPLD())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%+v:\n got %x\nwant %x", task, got, want)
+		}
+		c, _ := task.CID()
+		if !c.Equals(spec.SumCBOR(want)) {
+			t.Errorf("%+v: CID differs", task)
+		}
+	}
+	if _, err := (Task{Cmd: "\xff"}).Encode(); err == nil {
+		t.Error("invalid UTF-8 cmd encoded")
 	}
 }

@@ -64,6 +64,26 @@ func AppendCBOR(dst []byte, v any) ([]byte, error) {
 	return appendValue(dst, v, 0)
 }
 
+// AppendText appends a DAG-CBOR text string. s must be valid UTF-8 (it is
+// not checked here: callers pass strings they validated or built).
+func AppendText(dst []byte, s string) []byte {
+	dst = appendHead(dst, majText, uint64(len(s)))
+	return append(dst, s...)
+}
+
+// AppendBytes appends a DAG-CBOR byte string.
+func AppendBytes(dst, b []byte) []byte {
+	dst = appendHead(dst, majBytes, uint64(len(b)))
+	return append(dst, b...)
+}
+
+// AppendNull appends DAG-CBOR null.
+func AppendNull(dst []byte) []byte { return append(dst, majSimple<<5|22) }
+
+// AppendMapHeader appends the head of a map of n pairs; the caller appends
+// the pairs, keys in canonical order (SortKeys).
+func AppendMapHeader(dst []byte, n int) []byte { return appendHead(dst, majMap, uint64(n)) }
+
 func appendHead(dst []byte, major byte, n uint64) []byte {
 	m := major << 5
 	switch {
