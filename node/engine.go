@@ -204,9 +204,18 @@ func (n *Node) step(ctx context.Context, st workflow.Step, inv *Grant, onStart f
 		return n.finishTask(ctx, ev, inv, spec.Fail(st.Fail), nil)
 	}
 	if t.Task.Pure() && !n.noMemo {
+		front := n.front()
+		if ev, ok := front.get(t.CID); ok {
+			ev.Name = t.Name
+			n.metrics.MemoHits.Inc()
+			return ev, nil
+		}
 		hit, err := n.Memo(ctx, t.CID)
 		if err != nil {
 			return Event{}, err
+		}
+		if hit != nil {
+			front.put(*hit)
 		}
 		if _, isServed := servedFrom(ctx); hit == nil && !isServed { // a caller that sends a task has looked
 			if hit, err = n.fromNetwork(ctx, t.CID); err != nil {
