@@ -411,13 +411,24 @@ func limitsOf(m workflow.Meta) exec.Limits {
 // recordWorkflow keeps a record of wf for listings and status lookups,
 // once: a workflow run again (the memoized case) costs a read, not a write.
 func (n *Node) recordWorkflow(ctx context.Context, wf *workflow.Workflow) {
-	if _, err := n.store.Workflow(ctx, wf.CID); err == nil {
+	if _, seen := n.recorded.Load(wf.CID); seen {
 		return
 	}
-	if b, err := workflowRecord(wf); err == nil {
-		_ = n.store.PutWorkflow(ctx, wf.CID, b) // not needed to run
+	if _, err := n.store.Workflow(ctx, wf.CID); err != nil {
+		b, err := workflowRecord(wf)
+		if err != nil || n.store.PutWorkflow(ctx, wf.CID, b) != nil {
+			return // not needed to run; tried again next time
+		}
 	}
+	if n.recordedCount.Add(1) > maxRecorded {
+		n.recorded.Clear() // a bound, not an LRU: the set is a hint
+		n.recordedCount.Store(1)
+	}
+	n.recorded.Store(wf.CID, struct{}{})
 }
+
+// maxRecorded bounds the in-memory set of recorded workflows.
+const maxRecorded = 4096
 
 // workflowRecord is what the store keeps about a workflow: its canonical
 // form, for GET /v1/workflows/{cid} and listings.

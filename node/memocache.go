@@ -2,9 +2,7 @@ package node
 
 import (
 	"container/list"
-	"runtime"
 	"sync"
-	"weak"
 
 	"github.com/ipfs/go-cid"
 )
@@ -23,10 +21,6 @@ const (
 	memoFrontMaxEntry = 64 << 10 // larger receipts are not kept
 )
 
-// memoFronts holds each live node's front, keyed weakly so that a node
-// that is no longer referenced drops its front.
-var memoFronts sync.Map // weak.Pointer[Node] -> *memoFront
-
 type memoFront struct {
 	mu    sync.Mutex
 	byCID map[cid.Cid]*list.Element
@@ -34,18 +28,10 @@ type memoFront struct {
 	bytes int
 }
 
-// front returns n's memo front, making it on first use.
-func (n *Node) front() *memoFront {
-	k := weak.Make(n)
-	if f, ok := memoFronts.Load(k); ok {
-		return f.(*memoFront)
-	}
-	f, loaded := memoFronts.LoadOrStore(k, &memoFront{byCID: map[cid.Cid]*list.Element{}})
-	if !loaded {
-		runtime.AddCleanup(n, func(k weak.Pointer[Node]) { memoFronts.Delete(k) }, k)
-	}
-	return f.(*memoFront)
-}
+func newMemoFront() *memoFront { return &memoFront{byCID: map[cid.Cid]*list.Element{}} }
+
+// front returns n's memo front.
+func (n *Node) front() *memoFront { return n.memoFront }
 
 // get returns a copy of the event kept for task.
 func (f *memoFront) get(task cid.Cid) (Event, bool) {

@@ -81,6 +81,12 @@ type Node struct {
 
 	metrics *Metrics
 
+	// memoFront is the in-memory front of the memo table (memocache.go);
+	// recorded remembers workflows whose record is already stored.
+	memoFront     *memoFront
+	recorded      sync.Map // cid.Cid -> struct{}
+	recordedCount atomic.Int64
+
 	// held lists blobs added or used recently, for the offer.
 	held heldBlobs
 
@@ -113,6 +119,8 @@ func Open(repo *Repo, opts Options) (*Node, error) {
 		faults:  opts.Faults,
 		done:    make(chan struct{}),
 		metrics: newMetrics(),
+
+		memoFront: newMemoFront(),
 	}
 	workers := cfg.Workers
 	if workers <= 0 {
