@@ -19,6 +19,25 @@ type receiptEvent struct {
 	Cached  bool            `json:"cached"`
 }
 
+// appendReceiptEvent appends the receipt event's JSON, the fields of
+// receiptEvent in order, without json.Marshal re-validating the DAG-JSON of
+// out (spec encodes it valid and compact): this runs once per task on the
+// gateway's hottest path.
+func appendReceiptEvent(dst []byte, ev TaskEvent) []byte {
+	name, _ := json.Marshal(ev.Name)
+	dst = append(dst, `{"name":`...)
+	dst = append(dst, name...)
+	dst = append(dst, `,"task":"`...)
+	dst = append(dst, ev.Task.String()...)
+	dst = append(dst, `","receipt":"`...)
+	dst = append(dst, ev.Receipt.String()...)
+	dst = append(dst, `","out":`...)
+	dst = append(dst, spec.MustJSON(ev.Out)...)
+	dst = append(dst, `,"cached":`...)
+	dst = strconv.AppendBool(dst, ev.Cached)
+	return append(dst, '}')
+}
+
 // doneEvent is the data of the final SSE "done" event.
 type doneEvent struct {
 	Workflow string `json:"workflow"`
@@ -140,10 +159,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, e *entry, sub *S
 			if ev.Cached {
 				sum.Cached++
 			}
-			data, _ := json.Marshal(receiptEvent{
-				Name: ev.Name, Task: ev.Task.String(), Receipt: ev.Receipt.String(),
-				Out: json.RawMessage(spec.MustJSON(ev.Out)), Cached: ev.Cached,
-			})
+			data := appendReceiptEvent(nil, ev)
 			if sw.event("receipt", data) != nil {
 				handOff()
 				return
