@@ -35,9 +35,14 @@ type Client struct {
 }
 
 // NewClient returns a client for the gateway at base with its own
-// keep-alive pool of up to conns connections.
+// keep-alive pool.
+//
+// conns bounds the idle connections kept, not the open ones: a worker
+// reading an event stream fetches each receipt on a second connection while
+// the stream's stays open, so a cap of conns on open connections deadlocks
+// as soon as every worker is inside a stream at once.
 func NewClient(base string, conns int) *Client {
-	tr := &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, DisableCompression: true}
+	tr := &http.Transport{MaxIdleConnsPerHost: 2 * conns, DisableCompression: true}
 	return &Client{Base: base, HTTP: &http.Client{Transport: tr}}
 }
 
