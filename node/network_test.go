@@ -111,6 +111,20 @@ func TestNetworkMemoization(t *testing.T) {
 		}
 	}
 
+	// A lookup by task CID on a node that never ran the task falls back
+	// to the network (D has run nothing), verified and kept.
+	d := nodes[3]
+	v, err := d.Receipt(ctx, wfA.Tasks[0].CID)
+	if err != nil || !v.Verified || v.From != a.Network().ID().String() || !v.Receipt.Equals(sumA.Events[0].Receipt) {
+		t.Fatalf("receipt lookup through the network: %+v, %v", v, err)
+	}
+	if v2, err := d.Receipt(ctx, wfA.Tasks[0].CID); err != nil || v2.From != "" {
+		t.Fatalf("the fetched receipt was not stored on D: %+v, %v", v2, err)
+	}
+	if d.Executions() != 0 {
+		t.Fatal("a lookup executed something")
+	}
+
 	// A module added on A runs on C.
 	js := `{"tasks":[{"name":"x","args":{"mod":{"/":"` + wfA.Tasks[0].Task.Args["mod"].(fmt.Stringer).String() + `"},"fun":"add","params":[20, 22]}}]}`
 	wfC, err := workflow.Parse([]byte(js), workflow.ParseOptions{})

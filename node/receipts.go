@@ -71,6 +71,15 @@ func (n *Node) Receipt(ctx context.Context, c cid.Cid) (ReceiptView, error) {
 		task = c
 	}
 	if errors.Is(err, store.ErrNotFound) {
+		// Not here: as a task CID, ask the network (verified as for the
+		// memo table: signed by the provider or a trusted key, naming c).
+		if ev, nerr := n.fromNetwork(ctx, c); nerr == nil && ev != nil {
+			s, derr := receipt.Decode(ev.Bytes)
+			if derr != nil {
+				return ReceiptView{}, derr
+			}
+			return ReceiptView{Receipt: ev.Receipt, Signed: s, Verified: s.Verify(c) == nil, From: ev.From}, nil
+		}
 		return ReceiptView{}, fmt.Errorf("%w: no receipt or task %s", ErrNotFound, c)
 	}
 	if err != nil {
