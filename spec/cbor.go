@@ -281,11 +281,16 @@ func appendReflect(dst []byte, v any, depth int) ([]byte, error) {
 // ErrMalformed, input over the limits with ErrTooLarge and integers beyond
 // int64 with ErrIntRange.
 func DecodeCBOR(b []byte, lim Limits) (any, error) {
+	return decodeAll(b, lim, false)
+}
+
+// decodeAll decodes one value that fills all of b.
+func decodeAll(b []byte, lim Limits, lenient bool) (any, error) {
 	lim = lim.withDefaults()
 	if len(b) > lim.MaxBytes {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(b), lim.MaxBytes)
 	}
-	d := decoder{b: b, lim: lim}
+	d := decoder{b: b, lim: lim, lenient: lenient}
 	v, err := d.value(0)
 	if err != nil {
 		return nil, fmt.Errorf("at byte %d: %w", d.off, err)
@@ -312,19 +317,7 @@ type decoder struct {
 // canonical re-encoding (a UCAN token re-encoded by a sender), never for
 // bytes whose CID is trusted as given.
 func DecodeCBORLenient(b []byte, lim Limits) (any, error) {
-	lim = lim.withDefaults()
-	if len(b) > lim.MaxBytes {
-		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(b), lim.MaxBytes)
-	}
-	d := decoder{b: b, lim: lim, lenient: true}
-	v, err := d.value(0)
-	if err != nil {
-		return nil, fmt.Errorf("at byte %d: %w", d.off, err)
-	}
-	if d.off != len(b) {
-		return nil, fmt.Errorf("%w: %d trailing bytes", ErrMalformed, len(b)-d.off)
-	}
-	return v, nil
+	return decodeAll(b, lim, true)
 }
 
 func (d *decoder) head() (major byte, n uint64, err error) {
