@@ -14,44 +14,8 @@ import (
 
 // startCluster starts k nodes with real libp2p hosts on 127.0.0.1, each
 // bootstrapped through the first, and waits until every routing table has
-// a peer.
-func startCluster(t *testing.T, k int) []*Node {
-	t.Helper()
-	var nodes []*Node
-	var boot []string
-	for i := range k {
-		repo, err := OpenRepo(t.TempDir())
-		if err != nil {
-			t.Fatal(err)
-		}
-		repo.Config.Network.LookupTimeout = Duration(3 * time.Second)
-		n, err := Open(repo, Options{Network: &NetworkOptions{
-			Listen:    []string{"/ip4/127.0.0.1/tcp/0"},
-			Bootstrap: boot,
-			NoMDNS:    true,
-		}})
-		if err != nil {
-			t.Fatalf("node %d: %v", i, err)
-		}
-		t.Cleanup(func() { n.Close() })
-		if i == 0 {
-			for _, a := range n.Network().Addrs() {
-				boot = append(boot, a.String())
-			}
-		}
-		nodes = append(nodes, n)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for _, n := range nodes {
-		for n.Network().RoutingTableSize() == 0 {
-			if time.Now().After(deadline) {
-				t.Fatal("routing tables did not fill")
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
-	return nodes
-}
+// a peer (clusterWith, with the repo configs as created).
+func startCluster(t *testing.T, k int) []*Node { return clusterWith(t, k, nil) }
 
 // waitProvided waits until some node other than from finds a provider for
 // each task of wf on the DHT.
