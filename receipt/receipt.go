@@ -3,9 +3,7 @@ package receipt
 import (
 	"crypto/ed25519"
 	"crypto/rand"
-	"encoding/binary"
 	"fmt"
-	"math"
 
 	"github.com/ipfs/go-cid"
 
@@ -280,31 +278,13 @@ const (
 	cborNull = 0xf6
 )
 
-func appendHead(dst []byte, major byte, n uint64) []byte {
-	m := major << 5
-	switch {
-	case n < 24:
-		return append(dst, m|byte(n))
-	case n <= math.MaxUint8:
-		return append(dst, m|24, byte(n))
-	case n <= math.MaxUint16:
-		return binary.BigEndian.AppendUint16(append(dst, m|25), uint16(n))
-	case n <= math.MaxUint32:
-		return binary.BigEndian.AppendUint32(append(dst, m|26), uint32(n))
-	default:
-		return binary.BigEndian.AppendUint64(append(dst, m|27), n)
-	}
-}
+func appendHead(dst []byte, major byte, n uint64) []byte { return spec.AppendHead(dst, major, n) }
 
 // appendText appends a string known to be valid UTF-8 (a constant or a
 // DID, which is ASCII by construction of did:key; Decode checks DIDs).
-func appendText(dst []byte, s string) []byte {
-	return append(appendHead(dst, majText, uint64(len(s))), s...)
-}
+func appendText(dst []byte, s string) []byte { return spec.AppendText(dst, s) }
 
-func appendBytes(dst, b []byte) []byte {
-	return append(appendHead(dst, majBytes, uint64(len(b))), b...)
-}
+func appendBytes(dst, b []byte) []byte { return spec.AppendBytes(dst, b) }
 
 func appendLink(dst []byte, c cid.Cid) []byte {
 	k := c.KeyString() // the CID's binary form, without a copy

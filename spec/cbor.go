@@ -64,6 +64,11 @@ func AppendCBOR(dst []byte, v any) ([]byte, error) {
 	return appendValue(dst, v, 0)
 }
 
+// AppendHead appends the shortest head of a CBOR item of the given major
+// type (0–7) and argument, as canonical DAG-CBOR requires: for callers
+// that encode a fixed shape by hand.
+func AppendHead(dst []byte, major byte, n uint64) []byte { return appendHead(dst, major, n) }
+
 // AppendText appends a DAG-CBOR text string. s must be valid UTF-8 (it is
 // not checked here: callers pass strings they validated or built).
 func AppendText(dst []byte, s string) []byte {
