@@ -315,48 +315,58 @@ const (
 	required = hasCmd | hasExp | hasIss | hasPrf | hasSub | hasArgs | hasNonce
 )
 
-func (d *decoder) envelope() (*Signed, error) {
+// envelopeHead reads the envelope up to the payload's field map: the list
+// [signature, {"h": header, tag: ...}], checking the signature's length, the
+// varsig header and the tag. It returns the signature and where the signed
+// payload starts.
+func (d *decoder) envelopeHead() (sig []byte, payloadStart int, err error) {
 	n, err := d.expect("envelope", majArray, "a list [signature, payload]")
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if n != 2 {
-		return nil, d.fail("envelope", nil, "a list of %d, want [signature, payload]", n)
+		return nil, 0, d.fail("envelope", nil, "a list of %d, want [signature, payload]", n)
 	}
-	sig, err := d.bytesField("signature")
-	if err != nil {
-		return nil, err
+	if sig, err = d.bytesField("signature"); err != nil {
+		return nil, 0, err
 	}
 	if len(sig) != 64 {
-		return nil, d.fail("signature", nil, "%d bytes, want 64 (Ed25519)", len(sig))
+		return nil, 0, d.fail("signature", nil, "%d bytes, want 64 (Ed25519)", len(sig))
 	}
-	payloadStart := d.off
+	payloadStart = d.off
 	if n, err = d.expect("payload", majMap, `a map {"h", tag}`); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if n != 2 {
-		return nil, d.fail("payload", nil, `a map of %d entries, want {"h", tag}`, n)
+		return nil, 0, d.fail("payload", nil, `a map of %d entries, want {"h", tag}`, n)
 	}
 	hk, err := d.key("payload", nil, true)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if string(hk) != "h" {
-		return nil, d.fail("payload", nil, `first key %q, want "h"`, hk)
+		return nil, 0, d.fail("payload", nil, `first key %q, want "h"`, hk)
 	}
 	h, err := d.bytesField("h")
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if !bytes.Equal(h, VarsigHeader) {
-		return nil, d.fail("h", nil, "varsig header %x, want %x (Ed25519, DAG-CBOR)", h, VarsigHeader)
+		return nil, 0, d.fail("h", nil, "varsig header %x, want %x (Ed25519, DAG-CBOR)", h, VarsigHeader)
 	}
 	if k, err := d.key("payload", hk, false); err != nil {
-		return nil, err
+		return nil, 0, err
 	} else if string(k) != Tag {
-		return nil, d.fail("payload", nil, "token tag %q, want %q", k, Tag)
+		return nil, 0, d.fail("payload", nil, "token tag %q, want %q", k, Tag)
 	}
+	return sig, payloadStart, nil
+}
 
+func (d *decoder) envelope() (*Signed, error) {
+	sig, payloadStart, err := d.envelopeHead()
+	if err != nil {
+		return nil, err
+	}
 	s := &Signed{raw: d.b, sig: sig, payload: d.b[payloadStart:]}
 	if err := d.fields(&s.Receipt); err != nil {
 		return nil, err

@@ -276,6 +276,7 @@ const (
 	majOther = 7
 
 	cborNull = 0xf6
+	cborTrue = 0xf5
 )
 
 func appendHead(dst []byte, major byte, n uint64) []byte { return spec.AppendHead(dst, major, n) }
