@@ -362,15 +362,15 @@ func (n *Node) Memo(ctx context.Context, task cid.Cid) (*Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	out, meta, err := decodeStored(b)
+	o, err := decodeStored(b)
 	if err != nil {
 		n.log.Warn("stored receipt does not decode; running the task", "task", task, "receipt", rc, "err", err)
 		return nil, nil
 	}
-	if !out.IsOk() || meta["impure"] == true {
+	if !o.Out.IsOk() || o.Impure {
 		return nil, nil
 	}
-	return &Event{Task: task, Receipt: rc, Out: out, Cached: true, Bytes: b}, nil
+	return &Event{Task: task, Receipt: rc, Out: o.Out, Cached: true, Bytes: b}, nil
 }
 
 // externalResult looks up the result of earlier work by task CID, for a
@@ -383,11 +383,11 @@ func (n *Node) externalResult(ctx context.Context, task cid.Cid) (spec.Result, e
 	if err != nil {
 		return spec.Result{}, err
 	}
-	out, _, err := decodeStored(b)
+	o, err := decodeStored(b)
 	if err != nil {
 		return spec.Result{}, ErrNotFound
 	}
-	return out, nil
+	return o.Out, nil
 }
 
 // limitsOf turns a task's meta into executor limits (zero: the node cap).

@@ -33,15 +33,12 @@ func (n *Node) issue(task, inv cid.Cid, out spec.Result, meta map[string]any) (c
 	return s.CID(), s.Bytes(), nil
 }
 
-// decodeStored decodes a receipt from the node's own store. Receipts are
-// verified before they are stored (or issued here), so the memo path does
+// decodeStored reads the result of a receipt from the node's own store.
+// Receipts are decoded and verified before they are stored (or issued
+// here), so the memo path reads only the result and meta.impure and does
 // not pay for a signature check on every hit; see RATIONALE.md.
-func decodeStored(b []byte) (spec.Result, map[string]any, error) {
-	s, err := receipt.Decode(b)
-	if err != nil {
-		return spec.Result{}, nil, err
-	}
-	return s.Out, s.Meta, nil
+func decodeStored(b []byte) (receipt.Outcome, error) {
+	return receipt.DecodeOutcome(b)
 }
 
 // ReceiptView is a receipt looked up by CID, decoded and verified.
