@@ -1,11 +1,9 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 
-	badger "github.com/dgraph-io/badger/v4"
 	"github.com/ipfs/go-cid"
 )
 
@@ -112,22 +110,22 @@ func (s *Store) ReceiptForTask(ctx context.Context, task cid.Cid) (rcpt cid.Cid,
 		return cid.Undef, nil, err
 	}
 	defer s.mu.RUnlock()
-	err = s.db.View(func(txn *badger.Txn) error {
-		item, err := txn.Get(key(pfxTask, task))
-		if err != nil {
-			return err
-		}
-		return item.Value(func(v []byte) error {
-			n, c, err := cid.CidFromBytes(v)
-			if err != nil {
-				return fmt.Errorf("corrupt memo entry: %w", err)
-			}
-			rcpt, b = c, bytes.Clone(v[n:])
-			return nil
-		})
-	})
+	// One read transaction and one copy of the entry (ValueCopy); the
+	// receipt bytes are the tail of that copy.
+	txn := s.db.NewTransaction(false)
+	defer txn.Discard()
+	item, err := txn.Get(key(pfxTask, task))
+	var v []byte
+	if err == nil {
+		v, err = item.ValueCopy(nil)
+	}
 	if err != nil {
 		return cid.Undef, nil, fmt.Errorf("receipt for task %s: %w", task, s.mapErr(err))
 	}
+	n, rcpt, err := cid.CidFromBytes(v)
+	if err != nil {
+		return cid.Undef, nil, fmt.Errorf("receipt for task %s: %w", task, s.mapErr(fmt.Errorf("corrupt memo entry: %w", err)))
+	}
+	b = v[n:len(v):len(v)]
 	return rcpt, b, nil
 }
