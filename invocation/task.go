@@ -3,6 +3,7 @@ package invocation
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/ipfs/go-cid"
@@ -106,13 +107,25 @@ func (t Task) CID() (cid.Cid, error) {
 	if t.Homestar != nil {
 		return t.Homestar.CID()
 	}
-	var buf [256]byte
-	b, err := t.appendCBOR(buf[:0])
+	bp := encodeBufs.Get().(*[]byte)
+	defer encodeBufs.Put(bp)
+	b, err := t.appendCBOR((*bp)[:0])
+	if cap(b) <= maxPooledBuf {
+		*bp = b[:0]
+	}
 	if err != nil {
 		return cid.Undef, fmt.Errorf("%w: %v", ErrBadTask, err)
 	}
 	return spec.SumCBOR(b), nil
 }
+
+// encodeBufs holds the encoding buffers of CID: the encoder's buffer
+// escapes to the heap (the value encoder is recursive), and a task CID is
+// taken on every memo lookup.
+var encodeBufs = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
+
+// maxPooledBuf is the largest buffer CID returns to encodeBufs.
+const maxPooledBuf = 64 << 10
 
 // Pure reports whether the task may be memoized: it has no nonce. (The
 // executor may still find it impure from the module's imports.)

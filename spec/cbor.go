@@ -234,23 +234,31 @@ func compareKeys(a, b string) int {
 }
 
 func appendMap(dst []byte, m map[string]any, depth int) ([]byte, error) {
-	var small [16]string
-	keys := small[:0]
-	for k := range m {
-		keys = append(keys, k)
+	// One pass over the map collects the entries (a second lookup per key
+	// would cost as much again); most maps fit the array on the stack.
+	var small [16]entry
+	es := small[:0]
+	for k, v := range m {
+		es = append(es, entry{k, v})
 	}
-	SortKeys(keys)
-	dst = appendHead(dst, majMap, uint64(len(keys)))
+	slices.SortFunc(es, func(a, b entry) int { return compareKeys(a.k, b.k) })
+	dst = appendHead(dst, majMap, uint64(len(es)))
 	var err error
-	for _, k := range keys {
-		if dst, err = appendString(dst, k); err != nil {
+	for _, e := range es {
+		if dst, err = appendString(dst, e.k); err != nil {
 			return dst, err
 		}
-		if dst, err = appendValue(dst, m[k], depth+1); err != nil {
-			return dst, fmt.Errorf("key %q: %w", k, err)
+		if dst, err = appendValue(dst, e.v, depth+1); err != nil {
+			return dst, fmt.Errorf("key %q: %w", e.k, err)
 		}
 	}
 	return dst, nil
+}
+
+// entry is a map entry being encoded.
+type entry struct {
+	k string
+	v any
 }
 
 // appendReflect handles the less common Go shapes: typed slices and maps
