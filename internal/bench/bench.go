@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"runtime/metrics"
 	"testing"
 	"time"
 )
@@ -95,11 +96,24 @@ var cpuClock clock = processCPU
 // every op n times in turn, so that load from elsewhere on the machine
 // falls on all alike, and returns each op's mean time per call by clk. An
 // op's error stops the run.
+//
+// It first warms up: whole rounds, unmeasured, until the garbage collector
+// has completed two cycles (or warmUpBudget has passed). Until then the
+// heap is still growing into memory the process never touched, and every
+// fresh page costs a fault: on a virtual machine that alone made an
+// allocating operation several times slower during its first ten thousand
+// calls, so that the figures depended on which op allocated more before
+// the first collection rather than on the ops.
 func interleave(clk clock, rounds, n int, ops ...func() error) ([]float64, error) {
 	sum := make([]time.Duration, len(ops))
-	for _, op := range ops { // warm up
-		if err := op(); err != nil {
-			return nil, err
+	gc0, deadline := gcCycles(), time.Now().Add(warmUpBudget)
+	for first := true; first || gcCycles() < gc0+2 && time.Now().Before(deadline); first = false {
+		for _, op := range ops {
+			for range n {
+				if err := op(); err != nil {
+					return nil, err
+				}
+			}
 		}
 	}
 	runtime.GC()
@@ -119,6 +133,16 @@ func interleave(clk clock, rounds, n int, ops ...func() error) ([]float64, error
 		out[i] = float64(s.Nanoseconds()) / float64(rounds*n)
 	}
 	return out, nil
+}
+
+// warmUpBudget bounds interleave's warm-up.
+const warmUpBudget = 3 * time.Second
+
+// gcCycles is the number of completed garbage collection cycles.
+func gcCycles() uint64 {
+	s := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
 }
 
 // A Suite is a named group of metrics that share a setup.
