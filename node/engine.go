@@ -70,8 +70,16 @@ type taskResult struct {
 // the memo table, and every task ends with a signed receipt that is on disk
 // before it is reported. A task's failure is data (an error receipt); Run
 // returns an error only when the node itself cannot go on (ctx canceled,
-// store failing, node closed), and then every task that had not finished
-// is missing from the summary.
+// store failing, node closed), and then every task not reported yet is
+// missing from the summary.
+//
+// The run's tasks are stepped by a bounded set of goroutines that live as
+// long as the run (a goroutine per task grew a fresh stack for each). A
+// task's receipt is committed without waiting for the fsync, and its result
+// feeds the tasks waiting for it at once; the run syncs the store in groups
+// and reports a task (OnEvent, the summary) only after a sync that covers
+// its receipt, so a receipt reported is durable, and no task waits for a
+// disk flush to start the next.
 func (n *Node) Run(ctx context.Context, wf *workflow.Workflow, opts RunOptions) (Summary, error) {
 	if err := n.enter(); err != nil {
 		return Summary{}, err
@@ -91,96 +99,31 @@ func (n *Node) Run(ctx context.Context, wf *workflow.Workflow, opts RunOptions) 
 		return Summary{}, fmt.Errorf("%w: no grant for workflow %s", ErrUnauthorized, wf.CID)
 	}
 	n.recordWorkflow(ctx, wf)
-
-	s := workflow.NewScheduler(wf)
-	results := make(chan taskResult)
-	events := make(map[string]Event, len(wf.Tasks))
-	inflight := 0
-	var firstErr error
-	// Two tasks of one workflow with the same task CID are the same work:
-	// while one runs, the others with that CID wait (sameWork) and take its
-	// receipt if it succeeds, or run themselves if it failed.
-	sameWork := map[cid.Cid][]workflow.Step{}
-	launch := func(st workflow.Step) {
-		inflight++
-		go func() {
-			ev, err := n.step(ctx, st, g, opts.OnStart)
-			results <- taskResult{ev, err}
-		}()
+	r := &runState{n: n, ctx: ctx, cancel: cancel, g: g, opts: opts,
+		s:        workflow.NewScheduler(wf),
+		results:  make(chan taskResult),
+		steps:    make(chan workflow.Step),
+		synced:   make(chan syncDone, 1),
+		events:   make(map[string]Event, len(wf.Tasks)),
+		sameWork: map[cid.Cid][]workflow.Step{},
+		maxSteps: n.stepGoroutines(),
 	}
-	var finish func(r taskResult)
-	finish = func(r taskResult) {
-		inflight--
-		if r.err != nil {
-			if firstErr == nil {
-				firstErr = r.err
-				cancel()
-			}
-			return
-		}
-		if waiting, ok := sameWork[r.ev.Task]; ok {
-			// The marker goes with the first result for the CID; the
-			// copies handed to the waiters (deferred below) find none.
-			delete(sameWork, r.ev.Task)
-			for _, st := range waiting {
-				if r.ev.Out.IsOk() {
-					ev := r.ev
-					ev.Name, ev.Cached = st.Task.Name, true
-					inflight++
-					defer finish(taskResult{ev: ev})
-				} else {
-					launch(st)
-				}
-			}
-		}
-		events[r.ev.Name] = r.ev
-		fed := r.ev.Out
-		if n.faults.MisresolvePromises {
-			fed = spec.OK(int64(0))
-		}
-		if err := s.Done(r.ev.Name, fed); err != nil && firstErr == nil {
-			firstErr = err
-		}
-		if opts.OnEvent != nil {
-			opts.OnEvent(r.ev)
-		}
-	}
-	for _, c := range s.External() {
+	defer close(r.steps)
+	for _, c := range r.s.External() {
 		out, err := n.externalResult(ctx, c)
 		switch {
 		case err == nil:
-			_ = s.Resolve(c, out)
+			_ = r.s.Resolve(c, out)
 		case errors.Is(err, ErrNotFound):
-			_ = s.NotFound(c)
+			_ = r.s.NotFound(c)
 		default:
 			return Summary{}, err
 		}
 	}
-	for !s.Finished() && firstErr == nil {
-		for _, st := range s.Ready() {
-			if st.Fail == nil && st.Task.Task.Pure() {
-				if waiting, running := sameWork[st.Task.CID]; running {
-					sameWork[st.Task.CID] = append(waiting, st)
-					continue
-				}
-				sameWork[st.Task.CID] = nil
-			}
-			launch(st)
-		}
-		if inflight == 0 {
-			if !s.Finished() {
-				firstErr = fmt.Errorf("node: workflow %s stalled with no task ready", wf.CID)
-			}
-			break
-		}
-		finish(<-results)
-	}
-	for inflight > 0 {
-		finish(<-results)
-	}
+	r.loop()
 	sum := Summary{}
 	for _, t := range wf.Tasks {
-		ev, ok := events[t.Name]
+		ev, ok := r.events[t.Name]
 		if !ok {
 			continue
 		}
@@ -189,10 +132,219 @@ func (n *Node) Run(ctx context.Context, wf *workflow.Workflow, opts RunOptions) 
 		}
 		sum.Events = append(sum.Events, ev)
 	}
-	if firstErr != nil {
-		return sum, firstErr
+	if r.err != nil {
+		return sum, r.err
+	}
+	if !r.s.Finished() {
+		return sum, fmt.Errorf("node: workflow %s stalled with no task ready", wf.CID)
 	}
 	return sum, nil
+}
+
+// stepGoroutines is how many tasks of one run are stepped at once: enough
+// to keep every worker busy while other tasks sign and store receipts or
+// wait for peers.
+func (n *Node) stepGoroutines() int {
+	return max(64, 8*n.workers.size)
+}
+
+// runState is one workflow run in progress. Only the run loop touches it.
+type runState struct {
+	n      *Node
+	ctx    context.Context
+	cancel context.CancelFunc
+	g      *Grant
+	opts   RunOptions
+	s      *workflow.Scheduler
+
+	results chan taskResult    // from the step goroutines
+	steps   chan workflow.Step // to the step goroutines
+	synced  chan syncDone      // from the sync in flight
+
+	queue    []workflow.Step // ready, not yet handed to a goroutine
+	inflight int             // steps handed out and not finished
+	spawned  int             // step goroutines started
+	maxSteps int
+
+	// Two tasks of one workflow with the same task CID are the same work:
+	// while one runs, the others with that CID wait (sameWork) and take its
+	// receipt if it succeeds, or run themselves if it failed.
+	sameWork map[cid.Cid][]workflow.Step
+
+	unsynced []Event // finished, receipt committed, not known durable
+	syncing  bool    // a sync is in flight
+	// syncDue fires syncDelay after the first unsynced event: a sync waits
+	// for syncBatch events or syncDelay, whichever comes first, so that one
+	// fsync carries many receipts (its cost grows with the pages written,
+	// and each sync makes the next writes fault their pages in again).
+	syncDue *time.Timer
+	due     bool // syncDue has fired since the last sync started
+	events   map[string]Event
+	err      error // the first error that stops the run
+}
+
+// The run's sync batching (runState.syncDue).
+const (
+	syncBatch = 1024
+	syncDelay = 5 * time.Millisecond
+)
+
+// syncDone is the end of a sync that covers the first k unsynced events.
+type syncDone struct {
+	k   int
+	err error
+}
+
+// stepCtxKey marks the context of a run's steps: their receipts are
+// committed without waiting for the fsync (the run syncs them in groups).
+type stepCtxKey struct{}
+
+// loop runs the scheduler to the end or to the first error, and returns
+// once every step handed out has come back and every event has been
+// reported or dropped.
+func (r *runState) loop() {
+	stepCtx := context.WithValue(r.ctx, stepCtxKey{}, true)
+	r.syncDue = time.NewTimer(time.Hour)
+	r.syncDue.Stop()
+	defer r.syncDue.Stop()
+	armed := false
+	r.enqueueReady()
+	for {
+		stopped := r.err != nil
+		if !stopped && !r.syncing && len(r.unsynced) > 0 {
+			idle := r.inflight == 0 && len(r.queue) == 0
+			switch {
+			case r.due || idle || len(r.unsynced) >= syncBatch:
+				r.startSync()
+				r.due, armed = false, false
+				r.syncDue.Stop()
+			case !armed:
+				r.syncDue.Reset(syncDelay)
+				armed = true
+			}
+		}
+		if r.inflight == 0 && !r.syncing && (stopped || len(r.queue) == 0 && len(r.unsynced) == 0) {
+			return
+		}
+		var steps chan workflow.Step
+		var next workflow.Step
+		if !stopped && len(r.queue) > 0 {
+			if r.inflight == r.spawned && r.spawned < r.maxSteps {
+				r.spawned++
+				go r.stepper(stepCtx)
+			}
+			steps, next = r.steps, r.queue[0]
+		}
+		select {
+		case steps <- next:
+			r.queue[0] = workflow.Step{}
+			r.queue = r.queue[1:]
+			r.inflight++
+		case res := <-r.results:
+			r.finish(res)
+			r.enqueueReady()
+		case <-r.syncDue.C:
+			r.due = true
+		case d := <-r.synced:
+			r.syncing = false
+			if d.err != nil {
+				r.fail(d.err)
+				continue
+			}
+			for _, ev := range r.unsynced[:d.k] {
+				r.report(ev)
+			}
+			r.unsynced = append(r.unsynced[:0], r.unsynced[d.k:]...)
+		}
+	}
+}
+
+// stepper steps tasks until the run closes steps.
+func (r *runState) stepper(ctx context.Context) {
+	for st := range r.steps {
+		ev, err := r.n.step(ctx, st, r.g, r.opts.OnStart)
+		r.results <- taskResult{ev, err}
+	}
+}
+
+// enqueueReady queues the tasks the scheduler has made ready, holding back
+// a pure task while another with the same CID runs.
+func (r *runState) enqueueReady() {
+	if r.err != nil {
+		return
+	}
+	for _, st := range r.s.Ready() {
+		if st.Fail == nil && st.Task.Task.Pure() {
+			if waiting, running := r.sameWork[st.Task.CID]; running {
+				r.sameWork[st.Task.CID] = append(waiting, st)
+				continue
+			}
+			r.sameWork[st.Task.CID] = nil
+		}
+		r.queue = append(r.queue, st)
+	}
+}
+
+// startSync syncs the store in the background for the events unsynced now.
+func (r *runState) startSync() {
+	r.syncing = true
+	k := len(r.unsynced)
+	go func() {
+		r.synced <- syncDone{k, r.n.store.Sync(r.ctx)}
+	}()
+}
+
+// fail records the first error and stops the run.
+func (r *runState) fail(err error) {
+	if r.err == nil {
+		r.err = err
+		r.cancel()
+	}
+}
+
+// finish takes a step's result: its result feeds the scheduler (and the
+// tasks waiting on the same work) at once, its report waits for a sync.
+func (r *runState) finish(res taskResult) {
+	r.inflight--
+	if res.err != nil {
+		r.fail(res.err)
+		return
+	}
+	r.done(res.ev)
+}
+
+// done records a finished task.
+func (r *runState) done(ev Event) {
+	if waiting, ok := r.sameWork[ev.Task]; ok {
+		// The marker goes with the first result for the CID; the copies
+		// handed to the waiters find none.
+		delete(r.sameWork, ev.Task)
+		for _, st := range waiting {
+			if ev.Out.IsOk() {
+				cp := ev
+				cp.Name, cp.Cached = st.Task.Name, true
+				defer r.done(cp)
+			} else {
+				r.queue = append(r.queue, st)
+			}
+		}
+	}
+	fed := ev.Out
+	if r.n.faults.MisresolvePromises {
+		fed = spec.OK(int64(0))
+	}
+	if err := r.s.Done(ev.Name, fed); err != nil {
+		r.fail(err)
+	}
+	r.unsynced = append(r.unsynced, ev)
+}
+
+// report hands a durable event to the caller.
+func (r *runState) report(ev Event) {
+	r.events[ev.Name] = ev
+	if r.opts.OnEvent != nil {
+		r.opts.OnEvent(ev)
+	}
 }
 
 // step runs one ready task: a failure from upstream becomes an error
@@ -274,16 +426,9 @@ func (n *Node) Sync(ctx context.Context) error { return n.store.Sync(ctx) }
 // the fsync (RunTask with durable false).
 type noSyncKey struct{}
 
-// execute runs one Wasm task under a worker slot.
+// execute runs one Wasm task on a worker of the pool.
 func (n *Node) execute(ctx context.Context, req exec.Request) (spec.Result, exec.Stats, error) {
-	select {
-	case n.workers <- struct{}{}:
-	case <-ctx.Done():
-		return spec.Result{}, exec.Stats{}, ctx.Err()
-	}
-	defer func() { <-n.workers }()
-	n.executions.Add(1)
-	out, stats, err := n.exec.Run(ctx, req)
+	out, stats, err := n.workers.run(ctx, req)
 	if err != nil {
 		if ctx.Err() != nil {
 			return spec.Result{}, stats, ctx.Err()
@@ -337,6 +482,8 @@ func (n *Node) finishTaskMeta(ctx context.Context, ev Event, g *Grant, out spec.
 		put = n.store.PutFailedReceipt
 	case ctx.Value(noSyncKey{}) != nil:
 		put = n.store.PutReceiptAsync
+	case ctx.Value(stepCtxKey{}) != nil:
+		put = n.store.PutReceiptNoSync
 	}
 	if err := put(ctx, ev.Task, rc, b); err != nil {
 		return Event{}, fmt.Errorf("node: store receipt of %s: %w", ev.Name, err)

@@ -3,8 +3,11 @@ package node
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -314,4 +317,61 @@ func TestSameTaskTwiceRunsOnce(t *testing.T) {
 		}
 	}
 	_ = n
+}
+
+// TestRunManyTasksBounded runs a workflow of many independent tasks: every
+// task runs once and is reported once, each report comes after a sync of
+// the store since the run began (a receipt is durable before it is
+// reported) with its receipt readable, and the run steps its tasks on a
+// bounded set of goroutines rather than one per task.
+func TestRunManyTasksBounded(t *testing.T) {
+	ctx := context.Background()
+	n := openTestNode(t, Options{NoMemo: true})
+	mod := addFile(t, n, "../examples/hello.wasm")
+	const k = 400
+	var js strings.Builder
+	js.WriteString(`{"tasks":[`)
+	for i := range k {
+		if i > 0 {
+			js.WriteByte(',')
+		}
+		fmt.Fprintf(&js, `{"name":"t%d","args":{"mod":{"/":"%s"},"fun":"add_one","params":[%d]}}`, i, mod, i)
+	}
+	js.WriteString(`]}`)
+	wf, err := workflow.Parse([]byte(js.String()), workflow.ParseOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	syncs0, base := n.Store().Stats().Syncs, runtime.NumGoroutine()
+	maxG, reported := 0, map[string]bool{}
+	sum, err := n.Run(ctx, wf, RunOptions{Grant: n.OwnerGrant(wf), OnEvent: func(ev Event) {
+		maxG = max(maxG, runtime.NumGoroutine())
+		if reported[ev.Name] {
+			t.Errorf("%s reported twice", ev.Name)
+		}
+		reported[ev.Name] = true
+		if n.Store().Stats().Syncs == syncs0 {
+			t.Errorf("%s reported before any sync", ev.Name)
+		}
+		if _, err := n.Store().Receipt(ctx, ev.Receipt); err != nil {
+			t.Errorf("%s reported, its receipt not readable: %v", ev.Name, err)
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.Events) != k || sum.Failed != 0 || len(reported) != k {
+		t.Fatalf("%d events, %d failed, %d reported; want %d, 0, %d", len(sum.Events), sum.Failed, len(reported), k, k)
+	}
+	for i, ev := range sum.Events {
+		if !spec.Equal(ev.Out.Ok, int64(i+1)) {
+			t.Fatalf("%s = %+v, want %d", ev.Name, ev.Out, i+1)
+		}
+	}
+	if got := n.Executions(); got != k {
+		t.Errorf("%d executions, want %d", got, k)
+	}
+	if limit := base + n.stepGoroutines() + 32; maxG > limit {
+		t.Errorf("%d goroutines during the run, want at most %d (base %d): tasks are not bounded", maxG, limit, base)
+	}
 }
