@@ -160,27 +160,49 @@ func (c *committer) commitSome(batch []*commitReq) (int, error) {
 }
 
 // setReceipt adds one receipt and its memo index entry to txn. The index
-// value carries a copy of the receipt so the memo lookup is one read;
-// receipts are small, so the second copy costs little.
+// value carries the receipt so the memo lookup is one read, and the
+// receipt's own key points at the index (package doc, Keys): a receipt is
+// written once. An entry a new receipt replaces is first written out whole
+// under its own receipt CID.
 func setReceipt(txn *badger.Txn, task, rcpt cid.Cid, b []byte, keepIndex bool) error {
-	if err := txn.Set(key(pfxReceipt, rcpt), b); err != nil {
-		return err
-	}
 	tk := key(pfxTask, task)
-	if keepIndex {
-		_, err := txn.Get(tk)
-		if err == nil {
-			return nil // the task already has an index entry: keep it
-		}
-		if !errors.Is(err, badger.ErrKeyNotFound) {
+	item, err := txn.Get(tk)
+	switch {
+	case err == nil && keepIndex:
+		// The task already has an index entry: keep it, store this one whole.
+		return txn.Set(key(pfxReceipt, rcpt), b)
+	case err == nil:
+		old, err := item.ValueCopy(nil)
+		if err != nil {
 			return err
 		}
+		n, oldRcpt, err := cid.CidFromBytes(old)
+		if err != nil {
+			return fmt.Errorf("corrupt memo entry of %s: %w", task, err)
+		}
+		if !oldRcpt.Equals(rcpt) {
+			if err := txn.Set(key(pfxReceipt, oldRcpt), old[n:]); err != nil {
+				return err
+			}
+		}
+	case !errors.Is(err, badger.ErrKeyNotFound):
+		return err
+	}
+	ptr := make([]byte, 0, 1+task.ByteLen())
+	ptr = append(append(ptr, receiptPointer), task.KeyString()...)
+	if err := txn.Set(key(pfxReceipt, rcpt), ptr); err != nil {
+		return err
 	}
 	idx := make([]byte, 0, rcpt.ByteLen()+len(b))
 	idx = append(idx, rcpt.KeyString()...)
 	idx = append(idx, b...)
 	return txn.Set(tk, idx)
 }
+
+// receiptPointer starts an r/ value that names the task whose index entry
+// holds the receipt. Receipt bytes never start with it (PutReceipt refuses
+// them).
+const receiptPointer = 0x00
 
 // enqueue sends r to the committer, numbering it in queue order.
 func (c *committer) enqueue(ctx context.Context, r *commitReq) error {

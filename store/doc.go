@@ -59,13 +59,20 @@
 // Every key is a two-byte prefix and a binary CID:
 //
 //	b/<cid>            block bytes (verified against the CID on PutBlock)
-//	r/<receipt cid>    signed receipt bytes
+//	r/<receipt cid>    signed receipt bytes, or 0x00 ‖ task CID when the
+//	                   receipt is the one t/<task cid> holds
 //	t/<task cid>       receipt CID ‖ receipt bytes: the memo index, one read
 //	w/<workflow cid>   8-byte added time (ns, big-endian) ‖ workflow bytes
 //	W/<time><cid>      empty: the recent-workflows index, newest last
 //	d/<cid>            delegation token bytes
 //	x/<cid>            revocation: 8-byte revocation time (s)
 //	i/<cid>            seen invocation, empty, badger TTL until its exp
+//
+// A receipt is written once: the one a task's index entry holds is found
+// by its receipt CID through a pointer (a receipt, a CBOR list, never
+// starts with 0x00). When a later receipt takes the index entry over, the
+// earlier one is written out whole under its own CID in the same
+// transaction, so every receipt stays readable by its CID.
 //
 // Values larger than Options.ValueThreshold (4 KiB) live in badger's value
 // log, the rest in the LSM tree: receipts stay in the tree, blob chunks go

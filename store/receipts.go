@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	badger "github.com/dgraph-io/badger/v4"
 	"github.com/ipfs/go-cid"
 )
 
@@ -46,8 +47,8 @@ func (s *Store) PutFailedReceipt(ctx context.Context, task, rcpt cid.Cid, b []by
 	if err := s.sync.failed(); err != nil {
 		return err
 	}
-	if !task.Defined() || !rcpt.Defined() {
-		return fmt.Errorf("store: put receipt: undefined CID")
+	if err := checkReceipt(task, rcpt, b); err != nil {
+		return err
 	}
 	seq, err := s.commit.submitReq(ctx, &commitReq{task: task, rcpt: rcpt, b: b, keepIndex: true})
 	if err != nil {
@@ -83,15 +84,28 @@ func (s *Store) PutReceiptAsync(ctx context.Context, task, rcpt cid.Cid, b []byt
 		return err
 	}
 	defer s.mu.RUnlock()
-	if !task.Defined() || !rcpt.Defined() {
-		return fmt.Errorf("store: put receipt: undefined CID")
+	if err := checkReceipt(task, rcpt, b); err != nil {
+		return err
 	}
 	return s.commit.enqueue(ctx, &commitReq{task: task, rcpt: rcpt, b: b})
 }
 
-func (s *Store) putReceipt(ctx context.Context, task, rcpt cid.Cid, b []byte) (uint64, error) {
+// checkReceipt refuses what cannot be stored as a receipt: undefined CIDs,
+// and bytes that are empty or start with receiptPointer (a signed receipt
+// is a CBOR list, which never does).
+func checkReceipt(task, rcpt cid.Cid, b []byte) error {
 	if !task.Defined() || !rcpt.Defined() {
-		return 0, fmt.Errorf("store: put receipt: undefined CID")
+		return fmt.Errorf("store: put receipt: undefined CID")
+	}
+	if len(b) == 0 || b[0] == receiptPointer {
+		return fmt.Errorf("store: put receipt %s: not a receipt (empty or starting with 0x00)", rcpt)
+	}
+	return nil
+}
+
+func (s *Store) putReceipt(ctx context.Context, task, rcpt cid.Cid, b []byte) (uint64, error) {
+	if err := checkReceipt(task, rcpt, b); err != nil {
+		return 0, err
 	}
 	return s.commit.submit(ctx, task, rcpt, b)
 }
@@ -99,7 +113,44 @@ func (s *Store) putReceipt(ctx context.Context, task, rcpt cid.Cid, b []byte) (u
 // Receipt returns the receipt bytes stored under the receipt CID rcpt, or an
 // error wrapping ErrNotFound.
 func (s *Store) Receipt(ctx context.Context, rcpt cid.Cid) ([]byte, error) {
-	return s.lookup(ctx, pfxReceipt, rcpt, "receipt")
+	if err := s.enter(ctx); err != nil {
+		return nil, err
+	}
+	defer s.mu.RUnlock()
+	var b []byte
+	err := s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(key(pfxReceipt, rcpt))
+		if err != nil {
+			return err
+		}
+		v, err := item.ValueCopy(nil)
+		if err != nil || len(v) == 0 || v[0] != receiptPointer {
+			b = v
+			return err
+		}
+		// The receipt is the one its task's index entry holds.
+		task, err := cid.Cast(v[1:])
+		if err != nil {
+			return fmt.Errorf("corrupt receipt pointer: %w", err)
+		}
+		if item, err = txn.Get(key(pfxTask, task)); err != nil {
+			return fmt.Errorf("receipt pointer to task %s: %w", task, err)
+		}
+		e, err := item.ValueCopy(nil)
+		if err != nil {
+			return err
+		}
+		n, c, err := cid.CidFromBytes(e)
+		if err != nil || !c.Equals(rcpt) {
+			return fmt.Errorf("receipt pointer to task %s: the entry holds another receipt", task)
+		}
+		b = e[n:len(e):len(e)]
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("receipt %s: %w", rcpt, s.mapErr(err))
+	}
+	return b, nil
 }
 
 // ReceiptForTask returns the CID and bytes of the latest receipt stored for

@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	badger "github.com/dgraph-io/badger/v4"
 	"github.com/ipfs/go-cid"
 
 	"github.com/ipvm-go/ipvm/spec"
@@ -650,5 +652,95 @@ func TestFailedReceiptKeepsIndex(t *testing.T) {
 	}
 	if got, _, err := s.ReceiptForTask(ctx, other); err != nil || !got.Equals(failR) {
 		t.Fatalf("a task with no entry did not get the failed receipt: %v", err)
+	}
+}
+
+// TestReceiptWrittenOnce: the receipt a task's index entry holds is stored
+// once (its own key is a pointer to the entry); receipts the entry held
+// before are written out whole when it moves on, in the same transaction,
+// also when both receipts are committed in one batch; every receipt stays
+// readable by its CID, before and after a reopen. Bytes that could be
+// taken for a pointer are refused.
+func TestReceiptWrittenOnce(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	task, r1, b1 := fakeReceipt(t, 1, 40)
+	_, r2, b2 := fakeReceipt(t, 2, 40)
+	_, r3, b3 := fakeReceipt(t, 3, 40)
+	other, r4, b4 := fakeReceipt(t, 4, 40)
+	want := map[cid.Cid][]byte{r1: b1, r2: b2, r3: b3, r4: b4}
+	rawR := func(r cid.Cid) []byte {
+		t.Helper()
+		var v []byte
+		if err := s.db.View(func(txn *badger.Txn) error {
+			item, err := txn.Get(key(pfxReceipt, r))
+			if err == nil {
+				v, err = item.ValueCopy(nil)
+			}
+			return err
+		}); err != nil {
+			t.Fatalf("raw r/%s: %v", r, err)
+		}
+		return v
+	}
+	check := func(step string, pointers ...cid.Cid) {
+		t.Helper()
+		for r, b := range want {
+			if got, err := s.Receipt(ctx, r); err != nil || !bytes.Equal(got, b) {
+				t.Errorf("%s: Receipt(%s) = %x, %v; want its bytes", step, r, got, err)
+			}
+			isPtr := slices.ContainsFunc(pointers, r.Equals)
+			if v := rawR(r); (v[0] == receiptPointer) != isPtr {
+				t.Errorf("%s: r/%s is a pointer: %v, want %v", step, r, v[0] == receiptPointer, isPtr)
+			}
+		}
+	}
+	for _, p := range []struct {
+		task, rcpt cid.Cid
+		b          []byte
+	}{{task, r1, b1}, {other, r4, b4}} {
+		if err := s.PutReceipt(ctx, p.task, p.rcpt, p.b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	delete(want, r2)
+	delete(want, r3)
+	check("first receipts", r1, r4)
+	// r2 and r3 for the same task, queued together: r1 and r2 are written
+	// out, r3 is the entry.
+	for _, p := range []struct {
+		rcpt cid.Cid
+		b    []byte
+	}{{r2, b2}, {r3, b3}} {
+		if err := s.PutReceiptAsync(ctx, task, p.rcpt, p.b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want[r2], want[r3] = b2, b3
+	check("replaced in one batch", r3, r4)
+	// The same receipt again is idempotent.
+	if err := s.PutReceipt(ctx, task, r3, b3); err != nil {
+		t.Fatal(err)
+	}
+	check("put again", r3, r4)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if s, err = Open(dir, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	check("reopened", r3, r4)
+	for _, b := range [][]byte{nil, {receiptPointer, 1}} {
+		if err := s.PutReceipt(ctx, task, r1, b); err == nil {
+			t.Errorf("PutReceipt(%x) accepted", b)
+		}
 	}
 }
