@@ -179,8 +179,8 @@ type runState struct {
 	// and each sync makes the next writes fault their pages in again).
 	syncDue *time.Timer
 	due     bool // syncDue has fired since the last sync started
-	events   map[string]Event
-	err      error // the first error that stops the run
+	events  map[string]Event
+	err     error // the first error that stops the run
 }
 
 // The run's sync batching (runState.syncDue).

@@ -21,8 +21,8 @@ type execPool struct {
 	busy atomic.Int64  // workers executing now
 	// started counts the jobs handed to a worker (Node.executions).
 	started *atomic.Int64
-	wg   sync.WaitGroup
-	once sync.Once
+	wg      sync.WaitGroup
+	once    sync.Once
 }
 
 // execJob is one execution handed to the pool.
