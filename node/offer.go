@@ -111,7 +111,7 @@ func (n *Node) offer(ctx context.Context, ask []cid.Cid) Offer {
 		Commands: []string{invocation.CmdWasmRun},
 		Limits:   n.cfg.Limits,
 		Workers:  workers,
-		Busy:     int(n.workers.busy.Load()),
+		Busy:     n.workers.busy(),
 		Labels:   n.cfg.Labels,
 		Issued:   now,
 		Expires:  now.Add(OfferTTL),

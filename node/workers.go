@@ -2,81 +2,46 @@ package node
 
 import (
 	"context"
-	"sync"
 	"sync/atomic"
 
 	"github.com/ipvm-go/ipvm/node/exec"
 	"github.com/ipvm-go/ipvm/spec"
 )
 
-// execPool runs Wasm executions on a fixed set of long-lived goroutines,
-// the node's bounded pool of workers. A task's own goroutine hands its
-// execution over and waits: wazero's call grows the stack of the goroutine
-// it runs on, and a goroutine per task would grow (copy) a fresh stack for
-// every task, which cost more than the tiny tasks themselves.
+// execPool bounds the Wasm executions running at once: a task takes one of
+// its slots for the execution, on its own goroutine. (Handing executions
+// to long-lived worker goroutines instead was measured: the two goroutine
+// wake-ups per task cost a tiny task more than the stack growth they
+// saved; a workflow's tasks run on the run's long-lived step goroutines.)
 type execPool struct {
-	ex   *exec.Executor
-	jobs chan *execJob // unbuffered: a job is taken only by an idle worker
-	size int           // workers
-	busy atomic.Int64  // workers executing now
-	// started counts the jobs handed to a worker (Node.executions).
+	ex    *exec.Executor
+	size  int           // slots
+	slots chan struct{} // a token per execution running
+	// started counts the executions begun (Node.executions).
 	started *atomic.Int64
-	wg      sync.WaitGroup
-	once    sync.Once
 }
 
-// execJob is one execution handed to the pool.
-type execJob struct {
-	ctx   context.Context
-	req   exec.Request
-	out   spec.Result
-	stats exec.Stats
-	err   error
-	done  chan struct{}
-}
-
-// newExecPool starts workers goroutines running ex, counting the jobs
-// they start in started.
+// newExecPool bounds ex to workers executions at once, counting those it
+// starts in started.
 func newExecPool(ex *exec.Executor, workers int, started *atomic.Int64) *execPool {
-	p := &execPool{ex: ex, size: workers, jobs: make(chan *execJob), started: started}
-	p.wg.Add(workers)
-	for range workers {
-		go p.work()
-	}
-	return p
+	return &execPool{ex: ex, size: workers, slots: make(chan struct{}, workers), started: started}
 }
 
-func (p *execPool) work() {
-	defer p.wg.Done()
-	for j := range p.jobs {
-		p.busy.Add(1)
-		j.out, j.stats, j.err = p.ex.Run(j.ctx, j.req)
-		p.busy.Add(-1)
-		close(j.done)
-	}
-}
+// busy is how many executions are running.
+func (p *execPool) busy() int { return len(p.slots) }
 
-// run executes req on a worker, waiting for a free one unless ctx ends
-// first. Once a worker has the job, run waits for it to finish (the
-// executor itself stops at ctx's end), as a call on the caller's own
-// goroutine would.
+// run executes req once a slot is free, unless ctx ends first.
 func (p *execPool) run(ctx context.Context, req exec.Request) (spec.Result, exec.Stats, error) {
-	j := &execJob{ctx: ctx, req: req, done: make(chan struct{})}
 	select {
-	case p.jobs <- j:
-		p.started.Add(1)
+	case p.slots <- struct{}{}:
 	case <-ctx.Done():
 		return spec.Result{}, exec.Stats{}, ctx.Err()
 	}
-	<-j.done
-	return j.out, j.stats, j.err
+	defer func() { <-p.slots }()
+	p.started.Add(1)
+	return p.ex.Run(ctx, req)
 }
 
-// close stops the workers once they are idle. No run may be in progress or
-// start after it (Node.Close waits for every caller first). Idempotent.
-func (p *execPool) close() {
-	p.once.Do(func() {
-		close(p.jobs)
-		p.wg.Wait()
-	})
-}
+// close is a no-op kept for Node.Close's order of shutdown: executions end
+// with their callers, which Close waits for.
+func (p *execPool) close() {}
