@@ -104,6 +104,7 @@ func (n *Node) Run(ctx context.Context, wf *workflow.Workflow, opts RunOptions) 
 		results:  make(chan taskResult),
 		steps:    make(chan workflow.Step),
 		synced:   make(chan syncDone, 1),
+		batch:    n.store.NewBatch(),
 		events:   make(map[string]Event, len(wf.Tasks)),
 		sameWork: map[cid.Cid][]workflow.Step{},
 		maxSteps: n.stepGoroutines(),
@@ -160,6 +161,7 @@ type runState struct {
 	results chan taskResult    // from the step goroutines
 	steps   chan workflow.Step // to the step goroutines
 	synced  chan syncDone      // from the sync in flight
+	batch   *store.Batch       // the run's receipt writes
 
 	queue    []workflow.Step // ready, not yet handed to a goroutine
 	inflight int             // steps handed out and not finished
@@ -195,15 +197,16 @@ type syncDone struct {
 	err error
 }
 
-// stepCtxKey marks the context of a run's steps: their receipts are
-// committed without waiting for the fsync (the run syncs them in groups).
+// stepCtxKey holds, in the context of a run's steps, the run's store batch:
+// their receipts are queued for the committer without waiting for the
+// commit or the fsync, and the run syncs the batch before it reports them.
 type stepCtxKey struct{}
 
 // loop runs the scheduler to the end or to the first error, and returns
 // once every step handed out has come back and every event has been
 // reported or dropped.
 func (r *runState) loop() {
-	stepCtx := context.WithValue(r.ctx, stepCtxKey{}, true)
+	stepCtx := context.WithValue(r.ctx, stepCtxKey{}, r.batch)
 	r.syncDue = time.NewTimer(time.Hour)
 	r.syncDue.Stop()
 	defer r.syncDue.Stop()
@@ -290,7 +293,7 @@ func (r *runState) startSync() {
 	r.syncing = true
 	k := len(r.unsynced)
 	go func() {
-		r.synced <- syncDone{k, r.n.store.Sync(r.ctx)}
+		r.synced <- syncDone{k, r.batch.Sync(r.ctx)}
 	}()
 }
 
@@ -483,7 +486,7 @@ func (n *Node) finishTaskMeta(ctx context.Context, ev Event, g *Grant, out spec.
 	case ctx.Value(noSyncKey{}) != nil:
 		put = n.store.PutReceiptAsync
 	case ctx.Value(stepCtxKey{}) != nil:
-		put = n.store.PutReceiptNoSync
+		put = ctx.Value(stepCtxKey{}).(*store.Batch).PutReceipt
 	}
 	if err := put(ctx, ev.Task, rc, b); err != nil {
 		return Event{}, fmt.Errorf("node: store receipt of %s: %w", ev.Name, err)

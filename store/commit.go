@@ -21,7 +21,8 @@ type commitReq struct {
 	b          []byte
 	keepIndex  bool           // do not replace an existing index entry
 	qseq       uint64         // queue order, set by enqueue
-	done       chan commitRes // buffered 1; nil for PutReceiptAsync
+	done       chan commitRes // buffered 1; nil for PutReceiptAsync and batches
+	batch      *Batch         // the batch that queued it, if any
 }
 
 // commitRes tells a writer its receipt is committed (err nil) and the
@@ -118,11 +119,13 @@ func (c *committer) commit(batch []*commitReq) {
 			}
 		}
 		c.mu.Lock()
-		if err != nil && c.asyncErr == nil {
+		if err != nil {
 			for _, r := range batch[:n] {
-				if r.done == nil {
+				switch {
+				case r.batch != nil:
+					r.batch.fail(err)
+				case r.done == nil && c.asyncErr == nil:
 					c.asyncErr = err
-					break
 				}
 			}
 		}
@@ -241,16 +244,26 @@ func (c *committer) submitReq(ctx context.Context, r *commitReq) (uint64, error)
 // drain waits until every request queued before the call is committed, and
 // returns (and forgets) the first error of an async request's commit.
 func (c *committer) drain(ctx context.Context) error {
+	if err := c.wait(ctx); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	err := c.asyncErr
+	c.asyncErr = nil
+	return err
+}
+
+// wait waits until every request queued before the call is committed.
+func (c *committer) wait(ctx context.Context) error {
 	c.qmu.Lock()
 	target := c.queued
 	c.qmu.Unlock()
 	for {
 		c.mu.Lock()
 		if c.committed >= target {
-			err := c.asyncErr
-			c.asyncErr = nil
 			c.mu.Unlock()
-			return err
+			return nil
 		}
 		round := c.round
 		c.mu.Unlock()

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	badger "github.com/dgraph-io/badger/v4"
 	"github.com/ipfs/go-cid"
@@ -101,6 +102,72 @@ func checkReceipt(task, rcpt cid.Cid, b []byte) error {
 		return fmt.Errorf("store: put receipt %s: not a receipt (empty or starting with 0x00)", rcpt)
 	}
 	return nil
+}
+
+// A Batch writes receipts for one caller that reports them in groups (a
+// workflow run): Put queues a receipt for the committer and returns at
+// once, Sync waits until every receipt queued so far is committed and
+// synced and returns the first error any of the batch's commits met. A
+// failed commit of a batch is reported to that batch's Sync alone (and
+// to every later one: the error stays), never to another caller's. A
+// Batch is safe for concurrent use.
+type Batch struct {
+	s   *Store
+	mu  sync.Mutex
+	err error
+}
+
+// NewBatch returns an empty batch of receipt writes.
+func (s *Store) NewBatch() *Batch { return &Batch{s: s} }
+
+// PutReceipt queues a receipt as PutReceiptAsync does; b must not be
+// modified after the call. Until the batch's Sync returns nil the receipt
+// may be lost. Receipts are committed in the order they are queued.
+func (bt *Batch) PutReceipt(ctx context.Context, task, rcpt cid.Cid, b []byte) error {
+	s := bt.s
+	if err := s.enter(ctx); err != nil {
+		return err
+	}
+	defer s.mu.RUnlock()
+	if err := checkReceipt(task, rcpt, b); err != nil {
+		return err
+	}
+	if err := bt.failed(); err != nil {
+		return err
+	}
+	return s.commit.enqueue(ctx, &commitReq{task: task, rcpt: rcpt, b: b, batch: bt})
+}
+
+// Sync waits until every receipt queued so far (by this batch or anyone)
+// is committed and synced, and returns the first error of the batch's
+// commits, or of the sync.
+func (bt *Batch) Sync(ctx context.Context) error {
+	s := bt.s
+	if err := s.enter(ctx); err != nil {
+		return err
+	}
+	defer s.mu.RUnlock()
+	if err := s.commit.wait(ctx); err != nil {
+		return err
+	}
+	if err := bt.failed(); err != nil {
+		return err
+	}
+	return s.sync.wait(ctx, s.sync.written.Load())
+}
+
+func (bt *Batch) fail(err error) {
+	bt.mu.Lock()
+	defer bt.mu.Unlock()
+	if bt.err == nil {
+		bt.err = err
+	}
+}
+
+func (bt *Batch) failed() error {
+	bt.mu.Lock()
+	defer bt.mu.Unlock()
+	return bt.err
 }
 
 func (s *Store) putReceipt(ctx context.Context, task, rcpt cid.Cid, b []byte) (uint64, error) {

@@ -744,3 +744,53 @@ func TestReceiptWrittenOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestBatch: a batch's receipts are readable once its Sync returns, and a
+// failed commit is reported to the Sync of the batch that queued the
+// receipt (and its later ones) but not to another batch nor to Store.Sync.
+func TestBatch(t *testing.T) {
+	ctx := context.Background()
+	s := openT(t)
+	a, b := s.NewBatch(), s.NewBatch()
+	for i := range 100 {
+		task, rcpt, rb := fakeReceipt(t, i, 100)
+		if err := a.PutReceipt(ctx, task, rcpt, rb); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 100 {
+		_, rcpt, rb := fakeReceipt(t, i, 100)
+		if got, err := s.Receipt(ctx, rcpt); err != nil || !bytes.Equal(got, rb) {
+			t.Fatalf("receipt %d after the batch's Sync: %v", i, err)
+		}
+	}
+	// A full disk fails a's next commit.
+	s.space.mu.Lock()
+	s.space.need, s.space.checked = 1<<62, time.Time{}
+	s.space.mu.Unlock()
+	task, rcpt, rb := fakeReceipt(t, 1000, 100)
+	if err := a.PutReceipt(ctx, task, rcpt, rb); err != nil {
+		t.Fatal(err) // queued: the commit fails later
+	}
+	if err := a.Sync(ctx); !errors.Is(err, ErrDiskFull) {
+		t.Fatalf("a.Sync after a failed commit: %v, want ErrDiskFull", err)
+	}
+	if err := b.Sync(ctx); err != nil {
+		t.Errorf("b.Sync reports a's failure: %v", err)
+	}
+	if err := s.Sync(ctx); err != nil {
+		t.Errorf("Store.Sync reports a's failure: %v", err)
+	}
+	if err := a.Sync(ctx); !errors.Is(err, ErrDiskFull) {
+		t.Errorf("a's failure is forgotten: %v", err)
+	}
+	if err := a.PutReceipt(ctx, task, rcpt, rb); !errors.Is(err, ErrDiskFull) {
+		t.Errorf("a failed batch accepts more: %v", err)
+	}
+	if _, err := s.Receipt(ctx, rcpt); !errors.Is(err, ErrNotFound) {
+		t.Errorf("the failed receipt is stored: %v", err)
+	}
+}
