@@ -37,6 +37,10 @@ type Event struct {
 	From string
 	// Bytes are the signed receipt's bytes.
 	Bytes []byte
+
+	// queued is true when the receipt was queued in the run's store batch
+	// and is not durable until the batch is synced.
+	queued bool
 }
 
 // RunOptions configure one workflow run.
@@ -173,7 +177,8 @@ type runState struct {
 	// receipt if it succeeds, or run themselves if it failed.
 	sameWork map[cid.Cid][]workflow.Step
 
-	unsynced []Event // finished, receipt committed, not known durable
+	unsynced []Event // finished, not reported: waiting for a sync if any is queued
+	queued   int     // events in unsynced whose receipt is queued in the batch
 	syncing  bool    // a sync is in flight
 	// syncDue fires syncDelay after the first unsynced event: a sync waits
 	// for syncBatch events or syncDelay, whichever comes first, so that one
@@ -217,7 +222,12 @@ func (r *runState) loop() {
 	r.enqueueReady()
 	for {
 		stopped := r.err != nil
-		if !stopped && !r.syncing && len(r.unsynced) > 0 {
+		if !stopped && !r.syncing && len(r.unsynced) > 0 && r.queued == 0 {
+			// Nothing waits for a sync (memo hits, receipts from peers,
+			// failures, which are stored durably at once).
+			r.reportFirst(len(r.unsynced))
+		}
+		if !stopped && !r.syncing && r.queued > 0 {
 			idle := r.inflight == 0 && len(r.queue) == 0
 			switch {
 			case r.due || idle || len(r.unsynced) >= syncBatch:
@@ -257,10 +267,7 @@ func (r *runState) loop() {
 				r.fail(d.err)
 				continue
 			}
-			for _, ev := range r.unsynced[:d.k] {
-				r.report(ev)
-			}
-			r.unsynced = append(r.unsynced[:0], r.unsynced[d.k:]...)
+			r.reportFirst(d.k)
 		}
 	}
 }
@@ -342,7 +349,22 @@ func (r *runState) done(ev Event) {
 	if err := r.s.Done(ev.Name, fed); err != nil {
 		r.fail(err)
 	}
+	if ev.queued {
+		r.queued++
+	}
 	r.unsynced = append(r.unsynced, ev)
+}
+
+// reportFirst reports the first k unsynced events, in order.
+func (r *runState) reportFirst(k int) {
+	for _, ev := range r.unsynced[:k] {
+		if ev.queued {
+			r.queued--
+		}
+		ev.queued = false
+		r.report(ev)
+	}
+	r.unsynced = append(r.unsynced[:0], r.unsynced[k:]...)
 }
 
 // report hands a durable event to the caller.
@@ -482,14 +504,16 @@ func (n *Node) finishTaskMeta(ctx context.Context, ev Event, g *Grant, out spec.
 		return ev, nil
 	}
 	put := n.store.PutReceipt
+	batch, _ := ctx.Value(stepCtxKey{}).(*store.Batch)
 	switch {
 	case out.Err != nil:
 		// A failure never hides a success already indexed for the task.
 		put = n.store.PutFailedReceipt
 	case ctx.Value(noSyncKey{}) != nil:
 		put = n.store.PutReceiptAsync
-	case ctx.Value(stepCtxKey{}) != nil:
-		put = ctx.Value(stepCtxKey{}).(*store.Batch).PutReceipt
+	case batch != nil:
+		put = batch.PutReceipt
+		ev.queued = true
 	}
 	if err := put(ctx, ev.Task, rc, b); err != nil {
 		return Event{}, fmt.Errorf("node: store receipt of %s: %w", ev.Name, err)

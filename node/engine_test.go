@@ -375,3 +375,28 @@ func TestRunManyTasksBounded(t *testing.T) {
 		t.Errorf("%d goroutines during the run, want at most %d (base %d): tasks are not bounded", maxG, limit, base)
 	}
 }
+
+// TestMemoizedRunDoesNotSync: a run answered wholly from the memo table
+// queues no receipt, so it reports its tasks without waiting for an
+// fsync (the gateway's hot path for repeated workflows).
+func TestMemoizedRunDoesNotSync(t *testing.T) {
+	ctx := context.Background()
+	n := openTestNode(t, Options{})
+	wf := parseFile(t, n, "../examples/hello.json")
+	if _, err := n.Run(ctx, wf, RunOptions{Grant: n.OwnerGrant(wf)}); err != nil {
+		t.Fatal(err)
+	}
+	syncs := n.Store().Stats().Syncs
+	sum, err := n.Run(ctx, wf, RunOptions{Grant: n.OwnerGrant(wf)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range sum.Events {
+		if !ev.Cached {
+			t.Fatalf("%s not answered from the memo table", ev.Name)
+		}
+	}
+	if got := n.Store().Stats().Syncs; got != syncs {
+		t.Errorf("a memoized run synced the store %d times", got-syncs)
+	}
+}
