@@ -341,6 +341,14 @@ func TestEncodeMatchesGeneric(t *testing.T) {
 		{Cmd: "/wasm/run"},
 		{Sub: "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK", Cmd: "/x", Args: map[string]any{"b": 1.5, "aa": []any{"s", nil, true}}, Nonce: []byte{1, 2}},
 		{Cmd: "/wasm/run", Args: map[string]any{"mod": mod, "params": []any{map[string]any{"await/ok": mod}}}, Nonce: []byte{}},
+		// The direct path for {fun, mod, params} and the shapes it hands
+		// back to the generic encoder.
+		NewWasm(mod, "f", int64(-300), "s", []byte{1}, map[string]any{"k": []any{1.5, nil}}, mod),
+		{Cmd: "/wasm/run", Args: map[string]any{"fun": "f", "mod": mod, "params": []any{}}},
+		{Cmd: "/wasm/run", Args: map[string]any{"fun": "f", "mod": "not a link", "params": []any{}}},
+		{Cmd: "/wasm/run", Args: map[string]any{"fun": int64(1), "mod": mod, "params": []any{}}},
+		{Cmd: "/wasm/run", Args: map[string]any{"fun": "f", "mod": mod, "other": []any{}}},
+		{Cmd: "/wasm/run", Args: map[string]any{"fun": "f", "mod": mod, "params": []int64{1}}},
 	} {
 		got, err := task.Encode()
 		if err != nil {
@@ -360,5 +368,11 @@ func TestEncodeMatchesGeneric(t *testing.T) {
 	}
 	if _, err := (Task{Cmd: "\xff"}).Encode(); err == nil {
 		t.Error("invalid UTF-8 cmd encoded")
+	}
+	if _, err := NewWasm(mod, "\xff").Encode(); err == nil {
+		t.Error("invalid UTF-8 fun encoded")
+	}
+	if _, err := NewWasm(cid.Undef, "f").Encode(); err == nil {
+		t.Error("undefined module CID encoded")
 	}
 }

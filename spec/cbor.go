@@ -127,11 +127,15 @@ func appendString(dst []byte, s string) ([]byte, error) {
 	return append(dst, s...), nil
 }
 
+// AppendLink appends c as a DAG-CBOR link (tag 42); an undefined CID is
+// an error wrapping ErrUnsupportedValue.
+func AppendLink(dst []byte, c cid.Cid) ([]byte, error) { return appendLink(dst, c) }
+
 func appendLink(dst []byte, c cid.Cid) ([]byte, error) {
 	if !c.Defined() {
 		return dst, fmt.Errorf("%w: undefined CID", ErrUnsupportedValue)
 	}
-	b := c.Bytes()
+	b := c.KeyString() // the binary CID, without the copy Bytes makes
 	dst = appendHead(dst, majTag, cidTag)
 	dst = appendHead(dst, majBytes, uint64(len(b)+1))
 	dst = append(dst, 0)
