@@ -5,6 +5,7 @@ import (
 	"math"
 	"runtime"
 	"runtime/metrics"
+	"slices"
 	"testing"
 	"time"
 )
@@ -94,20 +95,22 @@ var cpuClock clock = processCPU
 
 // interleave measures ops side by side: for each of rounds rounds it runs
 // every op n times in turn, so that load from elsewhere on the machine
-// falls on all alike, and returns each op's mean time per call by clk. An
-// op's error stops the run.
+// falls on all alike, and returns each op's time per call by clk in its
+// median round (a burst of background work, a badger compaction or a
+// page-fault storm, spoils a round or two rather than the figure). An op's
+// error stops the run.
 //
 // It first warms up: whole rounds, unmeasured, until the garbage collector
-// has completed two cycles (or warmUpBudget has passed). Until then the
+// has completed two cycles (or warmUpBudget or maxWarmUpRounds has passed). Until then the
 // heap is still growing into memory the process never touched, and every
 // fresh page costs a fault: on a virtual machine that alone made an
 // allocating operation several times slower during its first ten thousand
 // calls, so that the figures depended on which op allocated more before
 // the first collection rather than on the ops.
 func interleave(clk clock, rounds, n int, ops ...func() error) ([]float64, error) {
-	sum := make([]time.Duration, len(ops))
+	per := make([][]time.Duration, len(ops))
 	gc0, deadline := gcCycles(), time.Now().Add(warmUpBudget)
-	for first := true; first || gcCycles() < gc0+2 && time.Now().Before(deadline); first = false {
+	for w := 0; w == 0 || w < maxWarmUpRounds && gcCycles() < gc0+2 && time.Now().Before(deadline); w++ {
 		for _, op := range ops {
 			for range n {
 				if err := op(); err != nil {
@@ -125,18 +128,26 @@ func interleave(clk clock, rounds, n int, ops ...func() error) ([]float64, error
 					return nil, err
 				}
 			}
-			sum[i] += clk() - t0
+			per[i] = append(per[i], clk()-t0)
 		}
 	}
 	out := make([]float64, len(ops))
-	for i, s := range sum {
-		out[i] = float64(s.Nanoseconds()) / float64(rounds*n)
+	for i, ts := range per {
+		slices.Sort(ts)
+		m := ts[len(ts)/2]
+		if len(ts)%2 == 0 {
+			m = (ts[len(ts)/2-1] + m) / 2
+		}
+		out[i] = float64(m.Nanoseconds()) / float64(n)
 	}
 	return out, nil
 }
 
-// warmUpBudget bounds interleave's warm-up.
-const warmUpBudget = 3 * time.Second
+// interleave's warm-up runs at most this long or this many rounds.
+const (
+	warmUpBudget    = 3 * time.Second
+	maxWarmUpRounds = 50
+)
 
 // gcCycles is the number of completed garbage collection cycles.
 func gcCycles() uint64 {

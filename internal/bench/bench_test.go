@@ -5,6 +5,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestSuites runs every suite once in its reduced form (Config.Short) and
@@ -79,6 +80,37 @@ func TestInterleave(t *testing.T) {
 	}
 	if !(ns[1] > ns[0]) {
 		t.Errorf("100 000 iterations %v ns, 1 000 iterations %v ns", ns[1], ns[0])
+	}
+}
+
+// TestInterleaveMedian checks that a round spoiled by a burst of other
+// work moves the figure of neither op: each op's figure is its median
+// round (the clock is fake: each call advances it by a set amount).
+func TestInterleaveMedian(t *testing.T) {
+	var now time.Duration
+	measured := 0 // calls of a since the clock was first read
+	clk := func() time.Duration {
+		if measured == 0 {
+			measured = 1
+		}
+		return now
+	}
+	a := func() error {
+		now += 10
+		if measured > 0 {
+			if measured++; measured == 5 { // a's middle measured round
+				now += 1_000_000
+			}
+		}
+		return nil
+	}
+	b := func() error { now += 20; return nil }
+	ns, err := interleave(clk, 7, 1, a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ns[0] != 10 || ns[1] != 20 {
+		t.Errorf("figures %v, want [10 20]", ns)
 	}
 }
 
