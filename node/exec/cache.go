@@ -19,6 +19,7 @@ type entry struct {
 	key   cid.Cid
 	ready chan struct{}
 	cm    wazero.CompiledModule
+	rt    wazero.Runtime // the runtime cm was compiled in, to instantiate it
 	info  *moduleInfo
 	fail  *spec.Failure // BadModule: cached, the module CID never changes
 	err   error         // transient: not cached

@@ -28,6 +28,13 @@ type Executor struct {
 	cache wazero.CompilationCache
 	mods  *modCache
 
+	// memRT is a runtime without the on-disk compilation cache, made the
+	// first time a module fails to compile in rt: wazero fails a compile
+	// whose cache file it cannot read or write (a full or read-only disk,
+	// a damaged cache), and such a module compiles here instead.
+	memMu sync.Mutex
+	memRT wazero.Runtime
+
 	mu     sync.Mutex
 	closed bool
 	runs   sync.WaitGroup
@@ -68,11 +75,7 @@ func New(cfg Config) (*Executor, error) {
 	} else {
 		cc = wazero.NewCompilationCache()
 	}
-	rc := wazero.NewRuntimeConfigCompiler().
-		WithCompilationCache(cc).
-		WithCloseOnContextDone(!cfg.NoWallTimeStop).
-		WithCustomSections(false)
-	rt := wazero.NewRuntimeWithConfig(ctx, rc)
+	rt := wazero.NewRuntimeWithConfig(ctx, runtimeConfig(cfg).WithCompilationCache(cc))
 	if err := instantiateHost(ctx, rt, cfg); err != nil {
 		_ = rt.Close(ctx)
 		_ = cc.Close(ctx)
@@ -83,6 +86,29 @@ func New(cfg Config) (*Executor, error) {
 		cfg: cfg, rt: rt, cache: cc, mods: newModCache(cfg.MaxCachedModules), base: base, stop: stop,
 		modCfg: wazero.NewModuleConfig().WithName("").WithStartFunctions(),
 	}, nil
+}
+
+// runtimeConfig is the configuration of the executor's runtimes.
+func runtimeConfig(cfg Config) wazero.RuntimeConfig {
+	return wazero.NewRuntimeConfigCompiler().
+		WithCloseOnContextDone(!cfg.NoWallTimeStop).
+		WithCustomSections(false)
+}
+
+// memoryRuntime returns memRT, making it on the first call.
+func (e *Executor) memoryRuntime(ctx context.Context) (wazero.Runtime, error) {
+	e.memMu.Lock()
+	defer e.memMu.Unlock()
+	if e.memRT != nil {
+		return e.memRT, nil
+	}
+	rt := wazero.NewRuntimeWithConfig(ctx, runtimeConfig(e.cfg))
+	if err := instantiateHost(ctx, rt, e.cfg); err != nil {
+		_ = rt.Close(ctx)
+		return nil, err
+	}
+	e.memRT = rt
+	return rt, nil
 }
 
 // Close stops the executor: runs in flight are canceled (they return
@@ -99,6 +125,11 @@ func (e *Executor) Close() error {
 		ctx := context.Background()
 		e.mods.closeAll(ctx)
 		err = errors.Join(e.rt.Close(ctx), e.cache.Close(ctx))
+		e.memMu.Lock()
+		if e.memRT != nil {
+			err = errors.Join(err, e.memRT.Close(ctx))
+		}
+		e.memMu.Unlock()
 	})
 	return err
 }
@@ -144,7 +175,7 @@ func (e *Executor) module(ctx context.Context, mod cid.Cid) (en *entry, compiled
 	for {
 		en, create := e.mods.acquire(mod)
 		if create {
-			en.cm, en.info, en.fail, en.err = e.compile(ctx, mod)
+			en.cm, en.rt, en.info, en.fail, en.err = e.compile(ctx, mod)
 			e.mods.done(context.Background(), en)
 			compiled = true
 		} else {
@@ -175,31 +206,44 @@ func (e *Executor) module(ctx context.Context, mod cid.Cid) (en *entry, compiled
 // compile fetches, instruments and compiles a module. A module that does
 // not decode or validate is a cached BadModule failure; a fetch error is
 // transient.
-func (e *Executor) compile(ctx context.Context, mod cid.Cid) (cm wazero.CompiledModule, mi *moduleInfo, fail *spec.Failure, err error) {
+func (e *Executor) compile(ctx context.Context, mod cid.Cid) (cm wazero.CompiledModule, rt wazero.Runtime, mi *moduleInfo, fail *spec.Failure, err error) {
 	defer func() {
 		if p := recover(); p != nil { // a panic here would strand the waiters
-			cm, mi, err = nil, nil, nil
+			cm, rt, mi, err = nil, nil, nil, nil
 			fail = spec.Failf(spec.ErrNameBadModule, "module %s: compiler panic: %v", mod, p)
 		}
 	}()
 	b, err := e.cfg.Blobs.Get(ctx, mod)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	if e.cfg.Meter != nil {
 		if b, err = e.cfg.Meter.Instrument(mod, b); err != nil {
-			return nil, nil, spec.Failf(spec.ErrNameBadModule, "instrument module %s: %v", mod, err), nil
+			return nil, nil, nil, spec.Failf(spec.ErrNameBadModule, "instrument module %s: %v", mod, err), nil
 		}
 	}
 	e.compiles.Add(1)
-	cm, err = e.rt.CompileModule(ctx, b)
+	rt = e.rt
+	cm, err = rt.CompileModule(ctx, b)
+	if err != nil && ctx.Err() == nil && e.cfg.CacheDir != "" {
+		// The module may be fine and the compilation cache at fault (it
+		// cannot be read or written): compile without it. A module that
+		// fails there too is bad, with that error.
+		cacheErr := err
+		if rt, err = e.memoryRuntime(ctx); err != nil {
+			return nil, nil, nil, nil, err
+		}
+		if cm, err = rt.CompileModule(ctx, b); err == nil {
+			e.cfg.Logger.Warn("compiled a module without the compilation cache", "module", mod, "cache", e.cfg.CacheDir, "err", cacheErr)
+		}
+	}
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, nil, nil, ctx.Err()
+			return nil, nil, nil, nil, ctx.Err()
 		}
-		return nil, nil, spec.Failf(spec.ErrNameBadModule, "compile module %s: %s", mod, firstLine(err)), nil
+		return nil, nil, nil, spec.Failf(spec.ErrNameBadModule, "compile module %s: %s", mod, firstLine(err)), nil
 	}
-	return cm, inspect(cm), nil, nil
+	return cm, rt, inspect(cm), nil, nil
 }
 
 // ownErr picks the executor's own error for an ended run: ErrClosed after
@@ -322,7 +366,7 @@ func (r *run) call(ctx context.Context, en *entry, abi ABI, st *Stats) (res spec
 		mc = mc.WithStdin(bytes.NewReader(in)).WithStdout(stdout).WithArgs(r.req.Module.String(), fun)
 	}
 	r.e.runsDone.Add(1)
-	mod, err := r.e.rt.InstantiateModule(ctx, en.cm, mc)
+	mod, err := en.rt.InstantiateModule(ctx, en.cm, mc)
 	if err != nil {
 		return spec.Fail(r.classify(ctx, err, "instantiate"))
 	}

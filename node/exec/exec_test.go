@@ -331,3 +331,37 @@ func TestDeterministicRandom(t *testing.T) {
 		}
 	}
 }
+
+// TestCacheUnwritable: when wazero cannot write its compilation cache (a
+// full or read-only disk; here its directory has become a file), a module
+// still compiles and runs, from memory, instead of failing as BadModule.
+func TestCacheUnwritable(t *testing.T) {
+	blobs := &mapBlobs{}
+	hello := blobs.addFile(t, "../../examples/hello.wasm")
+	dir := t.TempDir()
+	ex, err := exec.New(exec.Config{Blobs: blobs, CacheDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ex.Close()
+	ents, err := os.ReadDir(dir)
+	if err != nil || len(ents) == 0 {
+		t.Fatalf("no cache directory made: %v", err)
+	}
+	for _, e := range ents {
+		p := filepath.Join(dir, e.Name())
+		if err := os.RemoveAll(p); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("not a directory"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, st := run(t, ex, hello, "add_one", exec.Limits{}, int64(41))
+	if res.Err != nil || !spec.Equal(res.Ok, int64(42)) {
+		t.Fatalf("add_one(41) = %+v, want 42", res)
+	}
+	if !st.Compiled {
+		t.Error("the run did not compile the module")
+	}
+}
