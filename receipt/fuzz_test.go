@@ -16,17 +16,10 @@ import (
 // receipt vectors of spec/testdata/vectors.json.
 // Spec: §4.3
 func FuzzReceiptDecode(f *testing.F) {
-	k := testKey(f, "executor")
-	for _, r := range []Receipt{
-		{Ran: testCID(f, "t"), Out: spec.OK(int64(1)), Nonce: fixedNonce},
-		{Ran: testCID(f, "t"), Inv: testCID(f, "i"), Out: spec.Fail(spec.Failf("Trap", "x")), Meta: map[string]any{"a": 1}, Nonce: fixedNonce, Iat: 5},
-	} {
-		s, err := Issue(k, r)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(s.Bytes())
-	}
+	addIssued(f,
+		Receipt{Ran: testCID(f, "t"), Out: spec.OK(int64(1)), Nonce: fixedNonce},
+		Receipt{Ran: testCID(f, "t"), Inv: testCID(f, "i"), Out: spec.Fail(spec.Failf("Trap", "x")), Meta: map[string]any{"a": 1}, Nonce: fixedNonce, Iat: 5},
+	)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := DecodeWith(data, spec.Limits{MaxBytes: 1 << 20, MaxDepth: 64, MaxItems: 1 << 16})
 		if err != nil {
@@ -48,4 +41,18 @@ func FuzzReceiptDecode(f *testing.F) {
 		}
 		_ = s.VerifySignature() // must not panic, whatever it says
 	})
+}
+
+// addIssued adds the sealed bytes of each receipt, issued by a fixed key,
+// to f's seed corpus.
+func addIssued(f *testing.F, rs ...Receipt) {
+	f.Helper()
+	k := testKey(f, "executor")
+	for _, r := range rs {
+		s, err := Issue(k, r)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(s.Bytes())
+	}
 }
