@@ -1,29 +1,16 @@
 package gateway
 
 import (
-	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
-)
 
-// chromium finds a Chromium binary: $IPVM_CHROMIUM, then the usual names.
-func chromium() string {
-	if p := os.Getenv("IPVM_CHROMIUM"); p != "" {
-		return p
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "headless-shell"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	return ""
-}
+	"github.com/ipvm-go/ipvm/internal/browsertest"
+)
 
 // TestDashboardInBrowser loads the dashboard in headless Chromium against
 // a fake node, submits a workflow, watches its tasks turn done over SSE,
@@ -31,56 +18,10 @@ func chromium() string {
 // temporary directory). It is skipped only when no Chromium is installed
 // (.ci/run installs Debian's chromium).
 func TestDashboardInBrowser(t *testing.T) {
-	bin := chromium()
-	if bin == "" {
-		if os.Getenv("IPVM_REQUIRE_BROWSER") != "" {
-			t.Fatal("IPVM_REQUIRE_BROWSER is set but no chromium binary was found")
-		}
-		t.Skip("no chromium binary found (apt-get install chromium, or set IPVM_CHROMIUM)")
-	}
-	if testing.Short() {
-		t.Skip("browser test skipped in -short mode")
-	}
+	bctx := browsertest.Start(t, chromedp.WithLogf(t.Logf))
 	node := newFakeNode()
 	node.delay = 300 * time.Millisecond
 	_, base := startServer(t, node, nil)
-
-	// A fresh profile; removed after the browser has exited (not with
-	// t.TempDir, whose cleanup can race Chromium's last writes).
-	profile, err := os.MkdirTemp("", "ipvm-chromium-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		for range 20 {
-			if os.RemoveAll(profile) == nil {
-				return
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}()
-
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(bin),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(profile),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.WindowSize(1280, 860),
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
-	defer cancelBrowser()
 
 	const workflow = `{"name": "browser", "tasks": [
   {"name": "fetch", "fun": "fetch_data"},
@@ -89,7 +30,7 @@ func TestDashboardInBrowser(t *testing.T) {
 ]}`
 	var did, pendingSeen, status, peers, receipt string
 	var states []string
-	err = chromedp.Run(bctx,
+	err := chromedp.Run(bctx,
 		chromedp.Navigate(base+"/"),
 		chromedp.WaitVisible("#run", chromedp.ByID),
 		chromedp.Poll(`document.getElementById("did").textContent !== "…"`, nil, chromedp.WithPollingTimeout(10*time.Second)),

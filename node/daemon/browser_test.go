@@ -1,9 +1,7 @@
 package daemon
 
 import (
-	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,61 +9,18 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/ipvm-go/ipvm/internal/browsertest"
 	"github.com/ipvm-go/ipvm/node"
 )
-
-func chromium() string {
-	if p := os.Getenv("IPVM_CHROMIUM"); p != "" {
-		return p
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	return ""
-}
 
 // TestDashboardRealDaemon drives the dashboard of a real daemon in headless
 // Chromium: it submits a workflow of real Wasm tasks, sees every task turn
 // done with its result, looks a receipt up (verified), and saves a
 // screenshot to $IPVM_ARTIFACTS/dashboard-daemon.png (Spec: §10).
 func TestDashboardRealDaemon(t *testing.T) {
-	bin := chromium()
-	if bin == "" {
-		if os.Getenv("IPVM_REQUIRE_BROWSER") != "" {
-			t.Fatal("IPVM_REQUIRE_BROWSER is set but no chromium binary was found")
-		}
-		t.Skip("no chromium binary found (apt-get install chromium, or set IPVM_CHROMIUM)")
-	}
-	if testing.Short() {
-		t.Skip("browser test skipped in -short mode")
-	}
+	bctx := browsertest.Start(t)
 	d := startDaemon(t, node.Options{})
 	mod := uploadHello(t, d.URL())
-	profile, err := os.MkdirTemp("", "ipvm-chromium-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		for range 20 {
-			if os.RemoveAll(profile) == nil {
-				return
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	actx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(bin), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(profile),
-		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true), chromedp.WindowSize(1280, 860))
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(actx)
-	defer cancelBrowser()
 
 	workflow := `{"name": "dashboard", "tasks": [
   {"name": "one", "args": {"mod": {"/": "` + mod + `"}, "fun": "add_one", "params": [41]}},
@@ -74,7 +29,7 @@ func TestDashboardRealDaemon(t *testing.T) {
 ]}`
 	var did, status, receipt string
 	var states []string
-	err = chromedp.Run(bctx,
+	err := chromedp.Run(bctx,
 		chromedp.Navigate(d.URL()+"/"),
 		chromedp.WaitVisible("#run", chromedp.ByID),
 		chromedp.Poll(`document.getElementById("did").textContent !== "…"`, nil, chromedp.WithPollingTimeout(10*time.Second)),
