@@ -79,11 +79,11 @@ type taskResult struct {
 //
 // The run's tasks are stepped by a bounded set of goroutines that live as
 // long as the run (a goroutine per task grew a fresh stack for each). A
-// task's receipt is committed without waiting for the fsync, and its result
-// feeds the tasks waiting for it at once; the run syncs the store in groups
-// and reports a task (OnEvent, the summary) only after a sync that covers
-// its receipt, so a receipt reported is durable, and no task waits for a
-// disk flush to start the next.
+// task's receipt is queued in the run's store batch without waiting for the
+// commit or the fsync, and its result feeds the tasks waiting for it at
+// once; the run syncs the batch in groups and reports a task (OnEvent, the
+// summary) only after a sync that covers its receipt, so a receipt reported
+// is durable, and no task waits for a disk flush to start the next.
 func (n *Node) Run(ctx context.Context, wf *workflow.Workflow, opts RunOptions) (Summary, error) {
 	if err := n.enter(); err != nil {
 		return Summary{}, err
