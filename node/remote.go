@@ -14,6 +14,7 @@ import (
 	"github.com/ipvm-go/ipvm/node/p2p"
 	"github.com/ipvm-go/ipvm/receipt"
 	"github.com/ipvm-go/ipvm/spec"
+	"github.com/ipvm-go/ipvm/store"
 	"github.com/ipvm-go/ipvm/ucan"
 	"github.com/ipvm-go/ipvm/workflow"
 )
@@ -163,7 +164,11 @@ func (n *Node) invokeRemote(ctx context.Context, p peer.ID, req *invokeRequest, 
 		n.metrics.NetReceipts.WithLabelValues("rejected").Inc()
 		return Event{}, fmt.Errorf("%w: receipt rejected: %v", ErrRemoteRun, err)
 	}
-	if err := n.store.PutReceipt(ctx, ev.Task, s.CID(), b); err != nil {
+	put := n.store.PutReceipt
+	if batch, ok := ctx.Value(stepCtxKey{}).(*store.Batch); ok { // a run's task: the run syncs
+		put, ev.queued = batch.PutReceipt, true
+	}
+	if err := put(ctx, ev.Task, s.CID(), b); err != nil {
 		return Event{}, fmt.Errorf("node: store receipt of %s: %w", ev.Name, err)
 	}
 	n.metrics.ReceiptsStored.Inc()
