@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ipvm-go/ipvm/node"
 	"github.com/ipvm-go/ipvm/spec"
 )
 
@@ -64,26 +65,19 @@ func newBlobCmd(e *env) *cobra.Command {
 			if err != nil {
 				return usageError{err}
 			}
-			cl, err := e.daemonClient(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if cl != nil {
-				resp, err := cl.do(cmd.Context(), http.MethodGet, "/v1/blobs/"+c.String(), nil, nil)
+			ctx := cmd.Context()
+			return e.viaDaemon(ctx, func(cl *client) error {
+				resp, err := cl.do(ctx, http.MethodGet, "/v1/blobs/"+c.String(), nil, nil)
 				if err != nil {
 					return err
 				}
 				defer resp.Body.Close()
 				_, err = io.Copy(e.stdout, resp.Body)
 				return err
-			}
-			n, closeNode, err := e.openNode()
-			if err != nil {
+			}, func(n *node.Node) error {
+				_, err := n.WriteBlob(ctx, c, e.stdout)
 				return err
-			}
-			defer closeNode()
-			_, err = n.WriteBlob(cmd.Context(), c, e.stdout)
-			return err
+			})
 		},
 	}
 	c.AddCommand(get)
@@ -92,18 +86,13 @@ func newBlobCmd(e *env) *cobra.Command {
 
 // addBlob stores a blob through the daemon when one runs, else in the
 // embedded node.
-func (e *env) addBlob(ctx context.Context, r io.Reader) (cid.Cid, uint64, error) {
-	cl, err := e.daemonClient(ctx)
-	if err != nil {
-		return cid.Undef, 0, err
-	}
-	if cl != nil {
-		return cl.addBlob(ctx, r)
-	}
-	n, closeNode, err := e.openNode()
-	if err != nil {
-		return cid.Undef, 0, err
-	}
-	defer closeNode()
-	return n.AddBlob(ctx, r)
+func (e *env) addBlob(ctx context.Context, r io.Reader) (c cid.Cid, size uint64, err error) {
+	err = e.viaDaemon(ctx, func(cl *client) (err error) {
+		c, size, err = cl.addBlob(ctx, r)
+		return err
+	}, func(n *node.Node) (err error) {
+		c, size, err = n.AddBlob(ctx, r)
+		return err
+	})
+	return c, size, err
 }

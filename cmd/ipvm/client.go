@@ -55,6 +55,24 @@ func (e *env) daemonClient(ctx context.Context) (*client, error) {
 	return c, nil
 }
 
+// viaDaemon runs daemon with a client of the daemon when one answers (see
+// daemonClient), else embedded with the repo's node, opened for the call.
+func (e *env) viaDaemon(ctx context.Context, daemon func(*client) error, embedded func(*node.Node) error) error {
+	cl, err := e.daemonClient(ctx)
+	if err != nil {
+		return err
+	}
+	if cl != nil {
+		return daemon(cl)
+	}
+	n, closeNode, err := e.openNode()
+	if err != nil {
+		return err
+	}
+	defer closeNode()
+	return embedded(n)
+}
+
 func (c *client) ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()

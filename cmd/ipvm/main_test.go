@@ -408,6 +408,14 @@ func TestDelegationThroughDaemon(t *testing.T) {
 	if code != 0 || len(lines) != 1 || lines[0].Out["ok"] != 2.0 {
 		t.Fatalf("Bob's allowed run: %d %v %s", code, lines, errOut)
 	}
+	// Alice's daemon holds her store: her blob and receipt reads go
+	// through it (the receipt verified by the CLI).
+	if got, errOut, code := cli(t, "--repo", alice, "blob", "get", mod); code != 0 || got != string(mustRead(t, "../../examples/hello.wasm")) {
+		t.Fatalf("blob get through the daemon: %d %s", code, errOut)
+	}
+	if out, errOut, code := cli(t, "--repo", alice, "receipt", "get", "--json", lines[0].Receipt); code != 0 || !strings.Contains(out, `"verified":true`) {
+		t.Fatalf("receipt get through the daemon: %d %s %s", code, out, errOut)
+	}
 	guest, _, _ := cli(t, "--offline", "--repo", filepath.Join(dir, "scratch"), "add", "../../node/exec/testdata/guest.wasm")
 	_, errOut, code = cli(t, "--repo", bob, "--api", d.URL(), "run", "--proof", dlg, wf("b.json", strings.TrimSpace(guest), 1))
 	if code == 0 || !strings.Contains(errOut, "MatchError") {
@@ -428,4 +436,13 @@ func TestDelegationThroughDaemon(t *testing.T) {
 	if code == 0 || !strings.Contains(errOut, "Revoked") {
 		t.Fatalf("after revocation: %d %q", code, errOut)
 	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

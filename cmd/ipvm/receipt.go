@@ -97,19 +97,20 @@ func receiptJSON(v node.ReceiptView) ([]byte, error) {
 // receipt looks a receipt up through the daemon when one runs (its signed
 // bytes, verified here: the daemon's word is not taken), else in the
 // embedded node.
-func (e *env) receipt(ctx context.Context, c cid.Cid) (node.ReceiptView, error) {
-	cl, err := e.daemonClient(ctx)
-	if err != nil {
-		return node.ReceiptView{}, err
-	}
-	if cl == nil {
-		n, closeNode, err := e.openNode()
-		if err != nil {
-			return node.ReceiptView{}, err
-		}
-		defer closeNode()
-		return n.Receipt(ctx, c)
-	}
+func (e *env) receipt(ctx context.Context, c cid.Cid) (v node.ReceiptView, err error) {
+	err = e.viaDaemon(ctx, func(cl *client) (err error) {
+		v, err = daemonReceipt(ctx, cl, c)
+		return err
+	}, func(n *node.Node) (err error) {
+		v, err = n.Receipt(ctx, c)
+		return err
+	})
+	return v, err
+}
+
+// daemonReceipt fetches a receipt's signed bytes from the daemon and
+// verifies them here.
+func daemonReceipt(ctx context.Context, cl *client, c cid.Cid) (node.ReceiptView, error) {
 	resp, err := cl.do(ctx, http.MethodGet, "/v1/receipts/"+c.String(), nil, map[string]string{"Accept": "application/vnd.ipld.dag-cbor"})
 	if err != nil {
 		return node.ReceiptView{}, err

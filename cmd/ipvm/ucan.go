@@ -138,25 +138,17 @@ func newRevokeCmd(e *env) *cobra.Command {
 			if err != nil {
 				return usageError{err}
 			}
-			cl, err := e.daemonClient(cmd.Context())
-			if err != nil {
+			ctx := cmd.Context()
+			if err := e.viaDaemon(ctx, func(cl *client) error {
+				resp, err := cl.do(ctx, http.MethodPost, "/v1/revocations/"+c.String(), nil, nil)
+				if err != nil {
+					return err
+				}
+				return resp.Body.Close()
+			}, func(n *node.Node) error {
+				return n.Revoke(ctx, c)
+			}); err != nil {
 				return err
-			}
-			if cl != nil {
-				resp, err := cl.do(cmd.Context(), http.MethodPost, "/v1/revocations/"+c.String(), nil, nil)
-				if err != nil {
-					return err
-				}
-				resp.Body.Close()
-			} else {
-				n, closeNode, err := e.openNode()
-				if err != nil {
-					return err
-				}
-				defer closeNode()
-				if err := n.Revoke(cmd.Context(), c); err != nil {
-					return err
-				}
 			}
 			fmt.Fprintf(e.stdout, "revoked %s\n", c)
 			return nil
