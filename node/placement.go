@@ -44,12 +44,20 @@ func workflowFrom(ctx context.Context) *workflow.Workflow {
 	return wf
 }
 
+// invokeSlack is what a task run for a peer may take beyond the node's
+// task time limit: staging its inputs, compiling, signing, storing.
+const invokeSlack = time.Minute
+
 // startPlacement registers the offer and invoke protocols and provides the
 // capability CID of /wasm/run on the DHT. The network calls it once the
 // host is up.
 func (n *Node) startPlacement() {
 	n.net.HandleRequest(ProtocolOffer, 8<<10, n.serveOffer)
-	n.net.HandleRequest(ProtocolInvoke, maxInvokeRequest, n.serveInvoke)
+	// A task run for a peer may take as long as this node lets any task
+	// run, plus the time to fetch its inputs and sign and store its
+	// receipt; the stream stays open for it (the request itself must
+	// still arrive within the stream timeout).
+	n.net.HandleSlowRequest(ProtocolInvoke, maxInvokeRequest, n.cfg.Limits.Time.D()+invokeSlack, n.serveInvoke)
 	if !n.cfg.Placement.NoServe {
 		n.provide(CapabilityCID(invocation.CmdWasmRun))
 	}

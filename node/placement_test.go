@@ -17,6 +17,10 @@ import (
 	"github.com/ipvm-go/ipvm/workflow"
 )
 
+// clusterHost, when set by a test, adjusts the p2p configuration of the
+// nodes clusterWith starts.
+var clusterHost func(*p2p.Config)
+
 // clusterWith starts k nodes on loopback like startCluster, with each
 // repo's config adjusted by cfg first (ids are every node's peer ID, known
 // before any opens); node 0 is the bootstrap peer.
@@ -46,6 +50,7 @@ func clusterWith(t testing.TB, k int, cfg func(i int, c *Config, ids []string)) 
 			Listen:    []string{"/ip4/127.0.0.1/tcp/0"},
 			Bootstrap: boot,
 			NoMDNS:    true,
+			Host:      clusterHost,
 		}})
 		if err != nil {
 			t.Fatalf("node %d: %v", i, err)

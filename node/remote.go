@@ -140,7 +140,7 @@ func (n *Node) invokeRemote(ctx context.Context, p peer.ID, req *invokeRequest, 
 		return Event{}, err
 	}
 	maxResp := int(n.cfg.Limits.Output) + 1<<20
-	b, err := n.net.Request(ctx, p, ProtocolInvoke, body, maxResp)
+	b, err := n.net.RequestWithin(ctx, p, ProtocolInvoke, body, maxResp, n.cfg.Placement.Timeout.D())
 	if err != nil {
 		if cerr := ctx.Err(); cerr != nil { // say timeout, not the reset it caused
 			return Event{}, fmt.Errorf("%w: %v after %s", ErrRemoteRun, cerr, n.cfg.Placement.Timeout.D())

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ipfs/go-cid"
 
+	"github.com/ipvm-go/ipvm/node/p2p"
 	"github.com/ipvm-go/ipvm/receipt"
 	"github.com/ipvm-go/ipvm/spec"
 	"github.com/ipvm-go/ipvm/store/unixfs"
@@ -316,5 +317,36 @@ func TestRemoteTimeout(t *testing.T) {
 	if len(fb) != 1 || fb[0].(map[string]any)["peer"] != stalled.Network().ID().String() ||
 		!strings.Contains(fb[0].(map[string]any)["err"].(string), "deadline") {
 		t.Fatalf("fallback %v", pm["fallback"])
+	}
+}
+
+// TestRemoteRunOutlastsStreamTimeout: a task that a peer takes longer to
+// answer than the libp2p stream timeout still comes back from that peer
+// (the invoke stream lives as long as the task may), without a fallback.
+func TestRemoteRunOutlastsStreamTimeout(t *testing.T) {
+	const st = time.Second
+	clusterHost = func(c *p2p.Config) { c.StreamTimeout = st }
+	t.Cleanup(func() { clusterHost = nil })
+	a, b, c, mod, input := twoHolders(t, nil)
+	var mu sync.Mutex
+	var ran *Node
+	invokeHook = func(n *Node) {
+		mu.Lock()
+		ran = n
+		mu.Unlock()
+		time.Sleep(2*st + st/2)
+	}
+	t.Cleanup(func() { invokeHook = nil })
+	ev := runOne(t, a, echoWorkflow(t, mod, input, ""))
+	mu.Lock()
+	defer mu.Unlock()
+	if ran == nil || (ran != b && ran != c) {
+		t.Fatal("no holder was asked")
+	}
+	if !ev.Out.IsOk() || ev.From != ran.Network().ID().String() {
+		t.Fatalf("from %q, asked %s: %+v", ev.From, ran.Network().ID(), ev.Out)
+	}
+	if fb, _ := placementOf(t, ev, ran.DID())["fallback"].([]any); len(fb) != 0 {
+		t.Fatalf("fallback %v", fb)
 	}
 }

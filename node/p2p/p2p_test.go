@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ipvm-go/ipvm/node/p2p"
@@ -361,4 +362,48 @@ func gathered(t *testing.T, reg *prometheus.Registry, name, k, v string) float64
 	}
 	t.Fatalf("metric %s{%s=%q} not found", name, k, v)
 	return 0
+}
+
+// TestSlowRequest: an answer that takes longer than StreamTimeout arrives
+// over a protocol served with HandleSlowRequest to a RequestWithin of a
+// large enough budget, and fails over plain HandleRequest/Request; a peer
+// that is slow to send its request frame is still cut off at
+// StreamTimeout.
+func TestSlowRequest(t *testing.T) {
+	const st = 300 * time.Millisecond
+	edit := func(c *p2p.Config) { c.StreamTimeout = st }
+	server, client := newNode(t, nil, edit), newNode(t, nil, edit)
+	slow := func(ctx context.Context, _ peer.ID, req []byte) ([]byte, error) {
+		select {
+		case <-time.After(3 * st):
+			return append([]byte("done: "), req...), nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	server.HandleSlowRequest("/test/slow", 0, 10*st, slow)
+	server.HandleRequest("/test/plain", 0, slow)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := client.Connect(ctx, server.AddrInfo()); err != nil {
+		t.Fatal(err)
+	}
+	b, err := client.RequestWithin(ctx, server.ID(), "/test/slow", []byte("x"), 1<<10, 10*st)
+	if err != nil || string(b) != "done: x" {
+		t.Fatalf("slow request within its budget: %q, %v", b, err)
+	}
+	if _, err := client.Request(ctx, server.ID(), "/test/plain", []byte("x"), 1<<10); err == nil {
+		t.Fatal("an answer slower than StreamTimeout arrived over plain Request")
+	}
+	if _, err := client.RequestWithin(ctx, server.ID(), "/test/slow", []byte("x"), 1<<10, st); err == nil {
+		t.Fatal("an answer slower than the caller's budget arrived")
+	}
+	atk := newAttacker(t, ctx, server)
+	start := time.Now()
+	if _, err := p2ptest.SendSlow(ctx, atk.h, server.ID(), "/test/slow", p2ptest.Frame([]byte("slowloris")), st); err == nil {
+		t.Error("a request frame sent slower than StreamTimeout was served")
+	}
+	if el := time.Since(start); el > 5*st {
+		t.Errorf("the slow sender was cut off after %v, StreamTimeout %v", el, st)
+	}
 }

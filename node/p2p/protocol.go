@@ -32,13 +32,23 @@ type inbound struct {
 // so is one whose request fn rejects with an error wrapping ErrBadFrame.
 // Offer and invoke protocols can be registered through it too.
 func (n *Host) HandleRequest(proto protocol.ID, maxRequest int, fn RequestHandler) {
+	n.HandleSlowRequest(proto, maxRequest, 0, fn)
+}
+
+// HandleSlowRequest is HandleRequest for a protocol whose answer may take
+// longer than Config.StreamTimeout (a task run for a peer): the request
+// frame must still arrive within StreamTimeout, then fn and the response
+// have budget (at least StreamTimeout; 0 means StreamTimeout). The caller
+// uses RequestWithin with a budget of its own.
+func (n *Host) HandleSlowRequest(proto protocol.ID, maxRequest int, budget time.Duration, fn RequestHandler) {
 	if maxRequest <= 0 {
 		maxRequest = n.cfg.MaxRequestSize
 	}
-	n.h.SetStreamHandler(proto, func(s network.Stream) { n.serve(proto, maxRequest, s, fn) })
+	budget = max(budget, n.cfg.StreamTimeout)
+	n.h.SetStreamHandler(proto, func(s network.Stream) { n.serve(proto, maxRequest, budget, s, fn) })
 }
 
-func (n *Host) serve(proto protocol.ID, maxRequest int, s network.Stream, fn RequestHandler) {
+func (n *Host) serve(proto protocol.ID, maxRequest int, budget time.Duration, s network.Stream, fn RequestHandler) {
 	from := s.Conn().RemotePeer()
 	if n.scores.refused(from) || !n.acquire(proto, from) {
 		n.stats.streamsRefused.Add(1)
@@ -54,7 +64,9 @@ func (n *Host) serve(proto protocol.ID, maxRequest int, s network.Stream, fn Req
 		_ = s.Reset()
 		return
 	}
-	ctx, cancel := context.WithTimeout(n.ctx, n.cfg.StreamTimeout)
+	// The request is in: the answer has the protocol's budget.
+	_ = s.SetDeadline(time.Now().Add(budget))
+	ctx, cancel := context.WithTimeout(n.ctx, budget)
 	defer cancel()
 	body, err := fn(ctx, from, req)
 	var resp []byte
@@ -154,6 +166,14 @@ func (n *Host) penalise(p peer.ID, d int) {
 // response breaks the framing. The stream is bounded by ctx and
 // Config.StreamTimeout.
 func (n *Host) Request(ctx context.Context, p peer.ID, proto protocol.ID, req []byte, maxResp int) ([]byte, error) {
+	return n.RequestWithin(ctx, p, proto, req, maxResp, 0)
+}
+
+// RequestWithin is Request to a protocol served with HandleSlowRequest: the
+// stream is bounded by ctx and budget (at least Config.StreamTimeout; 0
+// means StreamTimeout) instead of StreamTimeout alone.
+func (n *Host) RequestWithin(ctx context.Context, p peer.ID, proto protocol.ID, req []byte, maxResp int, budget time.Duration) ([]byte, error) {
+	budget = max(budget, n.cfg.StreamTimeout)
 	if n.ctx.Err() != nil {
 		return nil, ErrClosed
 	}
@@ -166,7 +186,7 @@ func (n *Host) Request(ctx context.Context, p peer.ID, proto protocol.ID, req []
 	}
 	stop := context.AfterFunc(ctx, func() { _ = s.Reset() })
 	defer stop()
-	deadline, ours := time.Now().Add(n.cfg.StreamTimeout), true
+	deadline, ours := time.Now().Add(budget), true
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline, ours = d, false
 	}
