@@ -499,7 +499,8 @@ func (n *Node) finishTaskMeta(ctx context.Context, ev Event, g *Grant, out spec.
 	if err != nil {
 		return Event{}, err
 	}
-	if s, ok := servedFrom(ctx); ok && s.callerInputs {
+	s, isServed := servedFrom(ctx)
+	if isServed && s.callerInputs {
 		ev.Receipt, ev.Out, ev.Bytes = rc, out, b
 		return ev, nil
 	}
@@ -514,6 +515,11 @@ func (n *Node) finishTaskMeta(ctx context.Context, ev Event, g *Grant, out spec.
 	case batch != nil:
 		put = batch.PutReceipt
 		ev.queued = true
+	case isServed:
+		// A task run for a peer: the caller stores the receipt it asked
+		// for durably; this node's copy only serves others, and the
+		// caller's remote-run timeout need not wait for our fsync.
+		put = n.store.PutReceiptNoSync
 	}
 	if err := put(ctx, ev.Task, rc, b); err != nil {
 		return Event{}, fmt.Errorf("node: store receipt of %s: %w", ev.Name, err)

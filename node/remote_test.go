@@ -310,7 +310,8 @@ func TestRemoteTimeout(t *testing.T) {
 		survivor = c
 	}
 	if !ev.Out.IsOk() || ev.From != survivor.Network().ID().String() {
-		t.Fatalf("from %q: %+v", ev.From, ev.Out)
+		s, _ := receipt.Decode(ev.Bytes)
+		t.Fatalf("from %q: %+v; placement %v", ev.From, ev.Out, s.Meta["placement"])
 	}
 	pm := placementOf(t, ev, survivor.DID())
 	fb, _ := pm["fallback"].([]any)
