@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
 	"github.com/ipfs/go-cid"
@@ -42,8 +44,9 @@ type committer struct {
 	// space refuses commits on a full disk; set by Open before loop runs.
 	space *space
 	reqs  chan *commitReq
-	// receipts counts receipts committed, for tests and benchmarks.
-	receipts atomic.Uint64
+	// receipts counts receipts committed, commits the transactions that
+	// carried them, for tests, benchmarks and metrics.
+	receipts, commits atomic.Uint64
 
 	// qmu orders enqueueing, so queue numbers follow the channel's order.
 	qmu    sync.Mutex
@@ -54,9 +57,18 @@ type committer struct {
 	asyncErr  error         // first failed commit of an async request, until reported
 	round     chan struct{} // closed after each batch
 
+	// kick ends a linger at once: a caller waits for what is queued.
+	kick chan struct{}
 	stop chan struct{}
 	done chan struct{}
 }
+
+// asyncLinger is how long the committer holds a batch in which nobody
+// waits for the commit (receipts queued by PutReceiptAsync or a Batch) for
+// more receipts to join it. A serial producer otherwise paid a badger
+// transaction, and two goroutine hand-offs, per receipt. A durable write,
+// Sync or a Batch's Sync ends the wait at once.
+const asyncLinger = 200 * time.Microsecond
 
 func newCommitter(db *badger.DB, y *syncer) *committer {
 	return &committer{
@@ -64,6 +76,7 @@ func newCommitter(db *badger.DB, y *syncer) *committer {
 		sync:  y,
 		reqs:  make(chan *commitReq, maxCommitBatch),
 		round: make(chan struct{}),
+		kick:  make(chan struct{}, 1),
 		stop:  make(chan struct{}),
 		done:  make(chan struct{}),
 	}
@@ -72,6 +85,8 @@ func newCommitter(db *badger.DB, y *syncer) *committer {
 func (c *committer) loop() {
 	defer close(c.done)
 	batch := make([]*commitReq, 0, maxCommitBatch)
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
 	for {
 		stopping := false
 		select {
@@ -90,6 +105,9 @@ func (c *committer) loop() {
 				break more
 			}
 		}
+		if !stopping && len(batch) > 0 && len(batch) < maxCommitBatch && !slices.ContainsFunc(batch, waited) {
+			stopping = c.linger(&batch, linger)
+		}
 		if len(batch) > 0 {
 			c.commit(batch)
 			clear(batch) // drop references to the receipt bytes
@@ -98,6 +116,35 @@ func (c *committer) loop() {
 			return // Close: every queued receipt is committed
 		}
 	}
+}
+
+// waited reports whether a caller waits for r's commit.
+func waited(r *commitReq) bool { return r.done != nil }
+
+// linger adds to *batch what arrives within asyncLinger, until the batch is
+// full, a request someone waits for arrives, a caller kicks, or Close
+// begins (then it returns true).
+func (c *committer) linger(batch *[]*commitReq, t *time.Timer) (stopping bool) {
+	// A kick left from an earlier wait ends this linger at once: a lost
+	// chance to batch, never a waiter kept waiting.
+	t.Reset(asyncLinger)
+	defer t.Stop()
+	for len(*batch) < maxCommitBatch {
+		select {
+		case r := <-c.reqs:
+			*batch = append(*batch, r)
+			if waited(r) {
+				return false
+			}
+		case <-c.kick:
+			return false
+		case <-t.C:
+			return false
+		case <-c.stop:
+			return true
+		}
+	}
+	return false
 }
 
 // commit writes batch, splitting it when badger says a transaction is too
@@ -112,6 +159,7 @@ func (c *committer) commit(batch []*commitReq) {
 		seq := c.sync.committed(longest)
 		if err == nil {
 			c.receipts.Add(uint64(n))
+			c.commits.Add(1)
 		}
 		for _, r := range batch[:n] {
 			if r.done != nil {
@@ -259,6 +307,10 @@ func (c *committer) wait(ctx context.Context) error {
 	c.qmu.Lock()
 	target := c.queued
 	c.qmu.Unlock()
+	select {
+	case c.kick <- struct{}{}: // end a linger: we wait
+	default:
+	}
 	for {
 		c.mu.Lock()
 		if c.committed >= target {

@@ -13,6 +13,9 @@ type Stats struct {
 	// Syncs counts group-commit rounds that fsynced badger's logs; with
 	// ReceiptsCommitted it gives the receipts a sync carried.
 	Syncs uint64
+	// Commits counts the committer's badger transactions; with
+	// ReceiptsCommitted it gives the receipts a transaction carried.
+	Commits uint64
 }
 
 // Stats returns the store's counters. It is cheap and safe to call at any
@@ -21,6 +24,7 @@ func (s *Store) Stats() Stats {
 	return Stats{
 		ReceiptsCommitted: s.commit.receipts.Load(),
 		Syncs:             s.sync.syncs.Load(),
+		Commits:           s.commit.commits.Load(),
 	}
 }
 

@@ -794,3 +794,59 @@ func TestBatch(t *testing.T) {
 		t.Errorf("the failed receipt is stored: %v", err)
 	}
 }
+
+// TestAsyncReceiptsLinger: receipts nobody waits for are held back by the
+// committer for more to join their transaction (asyncLinger), but no
+// longer: queued ones become readable without a Sync, a batch's Sync right
+// after its receipts returns with every one committed, and the
+// transactions counted never exceed the receipts. (That a serial producer
+// gets fewer transactions is a timing property, measured by `ipvm bench`'s
+// fresh-task figure, not asserted here.)
+func TestAsyncReceiptsLinger(t *testing.T) {
+	ctx := context.Background()
+	s := openT(t)
+	const n = 100
+	before := s.Stats()
+	for i := range n {
+		task, rcpt, b := fakeReceipt(t, i, 100)
+		if err := s.PutReceiptAsync(ctx, task, rcpt, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Readable without a Sync, once the linger has ended.
+	task, _, _ := fakeReceipt(t, n-1, 100)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, _, err := s.ReceiptForTask(ctx, task); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a queued receipt never became readable without a Sync")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	st := s.Stats()
+	if got := st.ReceiptsCommitted - before.ReceiptsCommitted; got != n {
+		t.Fatalf("%d receipts committed, want %d", got, n)
+	}
+	if commits := st.Commits - before.Commits; commits == 0 || commits > n {
+		t.Errorf("%d receipts took %d transactions", n, commits)
+	}
+	// A Sync after more queued receipts waits for them, not for a timer.
+	b := s.NewBatch()
+	for i := n; i < n+10; i++ {
+		task, rcpt, rb := fakeReceipt(t, i, 100)
+		if err := b.PutReceipt(ctx, task, rcpt, rb); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := n; i < n+10; i++ {
+		task, rcpt, _ := fakeReceipt(t, i, 100)
+		if got, _, err := s.ReceiptForTask(ctx, task); err != nil || !got.Equals(rcpt) {
+			t.Fatalf("receipt %d not committed when the batch's Sync returned: %v", i, err)
+		}
+	}
+}
