@@ -236,11 +236,7 @@ func caseUcanChain(ctx context.Context, s *suite) error {
 	if err != nil {
 		return err
 	}
-	st, err := s.run(ctx, body, tok)
-	if err != nil {
-		return err
-	}
-	return wantOK(st, "t", s.n(20)+1)
+	return s.runOK(ctx, body, tok, "t", s.n(20)+1)
 }
 
 func caseUcanForged(ctx context.Context, s *suite) error {
@@ -490,11 +486,7 @@ func caseUcanPolicyAllows(ctx context.Context, s *suite) error {
 	if err != nil {
 		return err
 	}
-	st, err := s.run(ctx, body, tok)
-	if err != nil {
-		return err
-	}
-	return wantOK(st, "t", int64(1000))
+	return s.runOK(ctx, body, tok, "t", int64(1000))
 }
 
 func caseUcanPolicyAll(ctx context.Context, s *suite) error {
@@ -535,11 +527,7 @@ func caseUcanTag100(ctx context.Context, s *suite) error {
 	if err != nil {
 		return err
 	}
-	st, err := s.run(ctx, body, tok)
-	if err != nil {
-		return err
-	}
-	return wantOK(st, "t", s.n(20)+1)
+	return s.runOK(ctx, body, tok, "t", s.n(20)+1)
 }
 
 func caseUcanReplay(ctx context.Context, s *suite) error {

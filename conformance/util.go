@@ -66,6 +66,16 @@ func outcome(re receiptEvent) (spec.Result, error) {
 }
 
 // wantOK checks that a task succeeded with want.
+// runOK runs body through the gateway with token and checks that task
+// name's result is ok and equals want.
+func (s *suite) runOK(ctx context.Context, body []byte, token, name string, want any) error {
+	st, err := s.run(ctx, body, token)
+	if err != nil {
+		return err
+	}
+	return wantOK(st, name, want)
+}
+
 func wantOK(st *stream, name string, want any) error {
 	re, err := st.ev(name)
 	if err != nil {
