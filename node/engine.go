@@ -150,7 +150,7 @@ func (n *Node) Run(ctx context.Context, wf *workflow.Workflow, opts RunOptions) 
 // to keep every worker busy while other tasks sign and store receipts or
 // wait for peers.
 func (n *Node) stepGoroutines() int {
-	return max(64, 8*n.workers.size)
+	return max(64, 8*cap(n.workers))
 }
 
 // runState is one workflow run in progress. Only the run loop touches it.
@@ -454,9 +454,18 @@ func (n *Node) Sync(ctx context.Context) error { return n.store.Sync(ctx) }
 // the fsync (RunTask with durable false).
 type noSyncKey struct{}
 
-// execute runs one Wasm task on a worker of the pool.
+// execute runs one Wasm task under a worker slot, on the caller's
+// goroutine (handing it to long-lived worker goroutines cost a tiny task
+// two wake-ups, more than the stack growth it saved; RATIONALE, Engine).
 func (n *Node) execute(ctx context.Context, req exec.Request) (spec.Result, exec.Stats, error) {
-	out, stats, err := n.workers.run(ctx, req)
+	select {
+	case n.workers <- struct{}{}:
+	case <-ctx.Done():
+		return spec.Result{}, exec.Stats{}, ctx.Err()
+	}
+	defer func() { <-n.workers }()
+	n.executions.Add(1)
+	out, stats, err := n.exec.Run(ctx, req)
 	if err != nil {
 		if ctx.Err() != nil {
 			return spec.Result{}, stats, ctx.Err()

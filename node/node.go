@@ -71,10 +71,9 @@ type Node struct {
 	noMemo bool
 	faults Faults
 
-	// workers run the Wasm executions, as many at once as the pool has
-	// goroutines (CPU work only: a task waiting for its receipt to be
-	// synced does not hold a worker).
-	workers *execPool
+	// workers bounds the tasks executing at once (CPU work only: a task
+	// waiting for its receipt to be synced does not hold a worker).
+	workers chan struct{}
 
 	// executions counts Wasm executions (memo hits and cached receipts
 	// excluded); tests assert on it.
@@ -127,6 +126,7 @@ func Open(repo *Repo, opts Options) (*Node, error) {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
+	n.workers = make(chan struct{}, workers)
 	cacheDir := repo.Path(CacheDir)
 	if err := os.MkdirAll(cacheDir, 0o700); err != nil {
 		st.Close()
@@ -156,10 +156,8 @@ func Open(repo *Repo, opts Options) (*Node, error) {
 		return nil, fmt.Errorf("node: executor: %w", err)
 	}
 	n.exec = ex
-	n.workers = newExecPool(ex, workers, &n.executions)
 	if opts.Network != nil && !cfg.Network.Disabled {
 		if err := n.startNetwork(context.Background(), *opts.Network); err != nil {
-			n.workers.close()
 			ex.Close()
 			st.Close()
 			return nil, err
@@ -230,7 +228,6 @@ func (n *Node) Close() error {
 		if n.net != nil {
 			netErr = n.net.Close()
 		}
-		n.workers.close()
 		err = errors.Join(netErr, n.exec.Close(), n.store.Close())
 	})
 	return err

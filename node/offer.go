@@ -111,7 +111,7 @@ func (n *Node) offer(ctx context.Context, ask []cid.Cid) Offer {
 		Commands: []string{invocation.CmdWasmRun},
 		Limits:   n.cfg.Limits,
 		Workers:  workers,
-		Busy:     n.workers.busy(),
+		Busy:     len(n.workers),
 		Labels:   n.cfg.Labels,
 		Issued:   now,
 		Expires:  now.Add(OfferTTL),

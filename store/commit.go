@@ -227,12 +227,12 @@ func setReceipt(txn *badger.Txn, task, rcpt cid.Cid, b []byte, keepIndex bool) e
 		if err != nil {
 			return err
 		}
-		n, oldRcpt, err := cid.CidFromBytes(old)
+		oldRcpt, oldBytes, err := splitEntry(old)
 		if err != nil {
-			return fmt.Errorf("corrupt memo entry of %s: %w", task, err)
+			return fmt.Errorf("memo entry of %s: %w", task, err)
 		}
 		if !oldRcpt.Equals(rcpt) {
-			if err := txn.Set(key(pfxReceipt, oldRcpt), old[n:]); err != nil {
+			if err := txn.Set(key(pfxReceipt, oldRcpt), oldBytes); err != nil {
 				return err
 			}
 		}
@@ -248,6 +248,16 @@ func setReceipt(txn *badger.Txn, task, rcpt cid.Cid, b []byte, keepIndex bool) e
 	idx = append(idx, rcpt.KeyString()...)
 	idx = append(idx, b...)
 	return txn.Set(tk, idx)
+}
+
+// splitEntry splits a memo index entry into the receipt CID and the
+// receipt bytes (which alias v).
+func splitEntry(v []byte) (cid.Cid, []byte, error) {
+	n, rcpt, err := cid.CidFromBytes(v)
+	if err != nil {
+		return cid.Undef, nil, fmt.Errorf("corrupt memo entry: %w", err)
+	}
+	return rcpt, v[n:len(v):len(v)], nil
 }
 
 // receiptPointer starts an r/ value that names the task whose index entry

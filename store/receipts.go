@@ -207,11 +207,11 @@ func (s *Store) Receipt(ctx context.Context, rcpt cid.Cid) ([]byte, error) {
 		if err != nil {
 			return err
 		}
-		n, c, err := cid.CidFromBytes(e)
+		c, eb, err := splitEntry(e)
 		if err != nil || !c.Equals(rcpt) {
 			return fmt.Errorf("receipt pointer to task %s: the entry holds another receipt", task)
 		}
-		b = e[n:len(e):len(e)]
+		b = eb
 		return nil
 	})
 	if err != nil {
@@ -240,10 +240,8 @@ func (s *Store) ReceiptForTask(ctx context.Context, task cid.Cid) (rcpt cid.Cid,
 	if err != nil {
 		return cid.Undef, nil, fmt.Errorf("receipt for task %s: %w", task, s.mapErr(err))
 	}
-	n, rcpt, err := cid.CidFromBytes(v)
-	if err != nil {
-		return cid.Undef, nil, fmt.Errorf("receipt for task %s: %w", task, s.mapErr(fmt.Errorf("corrupt memo entry: %w", err)))
+	if rcpt, b, err = splitEntry(v); err != nil {
+		return cid.Undef, nil, fmt.Errorf("receipt for task %s: %w", task, s.mapErr(err))
 	}
-	b = v[n:len(v):len(v)]
 	return rcpt, b, nil
 }
