@@ -124,19 +124,25 @@ func addBytes(t testing.TB, n *Node, b []byte) cid.Cid {
 // waitHolders waits until asker finds a provider for every CID.
 func waitHolders(t testing.TB, asker *Node, cs ...cid.Cid) {
 	t.Helper()
+	for _, c := range cs {
+		waitHolderCount(t, asker, c, 1)
+	}
+}
+
+// waitHolderCount waits until asker finds at least k providers of c.
+func waitHolderCount(t testing.TB, asker *Node, c cid.Cid, k int) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	for _, c := range cs {
-		for {
-			ps, _ := asker.Network().FindProviders(ctx, c, 1)
-			if len(ps) > 0 {
-				break
-			}
-			if ctx.Err() != nil {
-				t.Fatalf("%s was never provided", c)
-			}
-			time.Sleep(50 * time.Millisecond)
+	for {
+		ps, _ := asker.Network().FindProviders(ctx, c, k)
+		if len(ps) >= k {
+			return
 		}
+		if ctx.Err() != nil {
+			t.Fatalf("%s: %d of %d providers found", c, len(ps), k)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

@@ -275,7 +275,9 @@ func twoHolders(t *testing.T, cfg func(i int, c *Config, ids []string)) (a, b, c
 	_, _ = rand.Read(data)
 	input = addBytes(t, b, data)
 	addBytes(t, c, data)
-	waitHolders(t, a, input)
+	// Both holders must be candidates: a sees one alone when C's record
+	// has not reached it yet, and then falls back to running locally.
+	waitHolderCount(t, a, input, 2)
 	waitHolders(t, b, mod)
 	waitHolders(t, c, mod)
 	return a, b, c, mod, input
