@@ -45,7 +45,7 @@ func (s *Store) AddFile(ctx context.Context, r io.Reader) (root cid.Cid, size ui
 	if err := wb.Flush(); err != nil {
 		return cid.Undef, 0, fmt.Errorf("store: add file: %w", err)
 	}
-	if err := s.sync.wait(ctx, s.sync.committed(unixfs.ChunkSize)); err != nil {
+	if err := s.sync.wait(ctx, s.sync.committed(unixfs.ChunkSize, false)); err != nil {
 		return cid.Undef, 0, err
 	}
 	return root, size, nil

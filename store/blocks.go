@@ -31,12 +31,11 @@ func (s *Store) PutBlock(ctx context.Context, c cid.Cid, b []byte) error {
 	if err := s.space.check(); err != nil {
 		return err
 	}
-	if err := s.db.Update(func(txn *badger.Txn) error {
-		return txn.Set(k, b)
+	if _, err := s.update(func(w *writer) error {
+		return w.set(k, b)
 	}); err != nil {
 		return fmt.Errorf("store: put block %s: %w", c, err)
 	}
-	s.sync.committed(len(b))
 	return nil
 }
 

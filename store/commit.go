@@ -150,13 +150,17 @@ func (c *committer) linger(batch *[]*commitReq, t *time.Timer) (stopping bool) {
 // commit writes batch, splitting it when badger says a transaction is too
 // big, and answers every request.
 func (c *committer) commit(batch []*commitReq) {
+	j := c.sync.journal
 	for len(batch) > 0 {
+		j.amu.Lock() // from the commit to the append: records in commit order
 		n, err := c.commitSome(batch)
 		longest := 0
 		for _, r := range batch[:n] {
 			longest = max(longest, r.rcpt.ByteLen()+len(r.b)) // the index value
 		}
-		seq := c.sync.committed(longest)
+		journaled := err == nil && longest < c.sync.threshold && j.appendReceipts(batch[:n])
+		j.amu.Unlock()
+		seq := c.sync.committed(longest, journaled)
 		if err == nil {
 			c.receipts.Add(uint64(n))
 			c.commits.Add(1)

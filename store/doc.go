@@ -41,14 +41,25 @@
 //
 // Syncs are group commits. Concurrent receipt writes are gathered by one
 // committer goroutine into a single badger transaction, and one syncer
-// goroutine fsyncs badger's logs for every write committed before its round
-// started, so concurrent durable writers share one fsync; the next batch
-// commits while the previous one syncs. A round fsyncs the current memtable
-// log, the current value log only if a value large enough to go there was
-// written since its last fsync, and, once, every log badger rotated away from
-// (which db.Sync would miss). A failed fsync is sticky (ErrSyncFailed): the
-// store refuses durable writes from then on, since the kernel may have
-// dropped the unsynced pages.
+// goroutine makes durable every write committed before its round started,
+// so concurrent durable writers share one sync; the next batch commits
+// while the previous one syncs.
+//
+// Every write but AddFile's blocks (and receipts too large for the LSM
+// tree) is also appended to the store's journal (dir/journal/, a redo log
+// written with write(2), journal.go) in commit order, and a round
+// fdatasyncs the journal rather than fsyncing badger's memtable log: badger
+// writes that log through a shared memory map, whose fsync costs a TLB
+// shootdown per dirty page, several times the CPU of the same bytes
+// written and synced as a file. Open replays what the journal holds that
+// badger lost; a journal segment is deleted once badger has flushed its
+// writes to tables, and Close empties the journal. A round fsyncs badger's
+// memtable logs only after a write the journal does not hold, the current
+// value log only if a value large enough to go there was written since its
+// last fsync, and, once, every log badger rotated away from (which db.Sync
+// would miss). A failed sync is sticky (ErrSyncFailed): the store refuses
+// durable writes from then on, since the kernel may have dropped the
+// unsynced pages.
 //
 // A method that returns an error may still have written (for instance when
 // ctx ends while it waits for the sync); it never reports a write it has

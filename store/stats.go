@@ -16,6 +16,10 @@ type Stats struct {
 	// Commits counts the committer's badger transactions; with
 	// ReceiptsCommitted it gives the receipts a transaction carried.
 	Commits uint64
+	// ReceiptsReplayed counts the receipts Open wrote back from the journal
+	// because badger had lost them (its memtable log died with the
+	// machine); zero after a clean Close or a killed process.
+	ReceiptsReplayed uint64
 }
 
 // Stats returns the store's counters. It is cheap and safe to call at any
@@ -25,6 +29,7 @@ func (s *Store) Stats() Stats {
 		ReceiptsCommitted: s.commit.receipts.Load(),
 		Syncs:             s.sync.syncs.Load(),
 		Commits:           s.commit.commits.Load(),
+		ReceiptsReplayed:  s.replayed,
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 
@@ -43,7 +44,12 @@ type Store struct {
 	// Close, which so waits for them before closing badger.
 	mu     sync.RWMutex
 	closed bool
+
+	replayed uint64 // receipts Open wrote back from the journal
 }
+
+// journalDir is the journal's directory inside the store's (journal.go).
+const journalDir = "journal"
 
 // Open opens (creating if needed) the store in dir. It fails with an error
 // wrapping ErrLocked, whose message says "repo locked by another process",
@@ -84,8 +90,16 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("store: open %s: %w", dir, err)
 	}
 	y := newSyncer(db, dir, opts.ValueThreshold)
+	j, replayed, err := openJournal(db, filepath.Join(dir, journalDir), dir)
+	if err != nil {
+		db.Close()
+		release()
+		return nil, fmt.Errorf("store: open %s: journal: %w", dir, err)
+	}
+	y.journal = j
 	s := &Store{db: db, dir: dir, release: release, sync: y, commit: newCommitter(db, y), space: newSpace(dir, opts)}
 	s.commit.space = s.space
+	s.replayed = uint64(replayed)
 	go s.sync.loop()
 	go s.commit.loop()
 	return s, nil
@@ -111,8 +125,14 @@ func (s *Store) Close() error {
 	if serr := s.db.Sync(); err == nil {
 		err = serr
 	}
-	if cerr := s.db.Close(); err == nil {
+	cerr := s.db.Close()
+	if err == nil {
 		err = cerr
+	}
+	// After a clean badger Close (every memtable flushed to a table) the
+	// journal's receipts are all in tables: it is emptied.
+	if jerr := s.sync.journal.close(cerr == nil); err == nil {
+		err = jerr
 	}
 	if rerr := s.release(); err == nil {
 		err = rerr
@@ -163,12 +183,12 @@ func (s *Store) set(ctx context.Context, prefix string, c cid.Cid, v []byte, wha
 	if err := s.space.check(); err != nil {
 		return err
 	}
-	if err := s.db.Update(func(txn *badger.Txn) error {
-		return txn.Set(key(prefix, c), v)
-	}); err != nil {
+	seq, err := s.update(func(w *writer) error {
+		return w.set(key(prefix, c), v)
+	})
+	if err != nil {
 		return fmt.Errorf("store: %s %s: %w", what, c, err)
 	}
-	seq := s.sync.committed(len(v))
 	if !durable {
 		return nil
 	}

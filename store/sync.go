@@ -33,6 +33,16 @@ type syncer struct {
 	vlogWrites atomic.Uint64
 	vlogSynced uint64
 
+	// walWrites counts committed writes that are not in the journal (those
+	// with a value for the value log, and every write once the journal has
+	// broken): a round fsyncs the memtable logs only when it changed since
+	// walSynced, its value at the last such fsync (loop only).
+	walWrites atomic.Uint64
+	walSynced uint64
+
+	// journal holds the other writes (journal.go); a round fdatasyncs it.
+	journal *journal
+
 	// finished holds the log files (memtable WALs, value logs) that badger no
 	// longer writes and that syncLogs has synced. Only the loop uses it.
 	finished map[string]bool
@@ -120,10 +130,26 @@ func (y *syncer) syncRound() {
 //     fsync (vlogWrites).
 //
 // badger writes its logs through shared memory maps; fsync of the file
-// flushes pages dirtied through a map as msync does. A round with no
-// rotation and no large value costs one directory read and one fsync.
+// flushes pages dirtied through a map as msync does.
+//
+// Writes with small values are also in the journal (journal.go), which a
+// round fdatasyncs first: the memtable logs are fsynced only when a write
+// that is not in the journal was committed since their last fsync
+// (walWrites). A round of receipts alone costs one fdatasync of the
+// journal.
 func (y *syncer) syncLogs() error {
 	vw := y.vlogWrites.Load() // after the caller's load of written
+	ww := y.walWrites.Load()
+	if err := y.journal.sync(); err != nil {
+		return err
+	}
+	// Deleting obsolete segments is housekeeping: a failure leaves them
+	// for a later round, and Open replays them harmlessly.
+	_ = y.journal.collect()
+	syncMem := ww != y.walSynced
+	if !syncMem && vw == y.vlogSynced {
+		return nil // everything since the last log fsync is in the journal
+	}
 	ents, err := os.ReadDir(y.dir)
 	if err != nil {
 		return err
@@ -145,7 +171,7 @@ func (y *syncer) syncLogs() error {
 		})
 		for i, name := range names {
 			current := i == len(names)-1
-			if y.finished[name] || (current && ext == ".vlog" && vw == y.vlogSynced) {
+			if y.finished[name] || (current && ext == ".vlog" && vw == y.vlogSynced) || (ext == ".mem" && !syncMem) {
 				continue
 			}
 			if err := fsyncFile(filepath.Join(y.dir, name)); err != nil {
@@ -160,6 +186,7 @@ func (y *syncer) syncLogs() error {
 		}
 	}
 	y.vlogSynced = vw
+	y.walSynced = ww
 	for name := range y.finished {
 		if !present[name] {
 			delete(y.finished, name)
@@ -182,10 +209,15 @@ func fsyncFile(path string) error {
 
 // committed records a write that badger has committed and returns its
 // sequence number, to pass to wait. maxValue is the length of the longest
-// value the write set, which tells whether it touched the value log.
-func (y *syncer) committed(maxValue int) uint64 {
+// value the write set, which tells whether it touched the value log;
+// journaled whether the journal holds the write.
+func (y *syncer) committed(maxValue int, journaled bool) uint64 {
+	// Before written: a round that sees seq sees these.
 	if maxValue >= y.threshold {
-		y.vlogWrites.Add(1) // before written: a round that sees seq sees this
+		y.vlogWrites.Add(1)
+	}
+	if !journaled {
+		y.walWrites.Add(1)
 	}
 	return y.written.Add(1)
 }

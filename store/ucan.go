@@ -61,8 +61,8 @@ func (s *Store) SeeInvocation(ctx context.Context, c cid.Cid, exp time.Time) (al
 	}
 	k := key(pfxSeen, c)
 	for attempt := 0; ; attempt++ {
-		err = s.db.Update(func(txn *badger.Txn) error {
-			if _, err := txn.Get(k); err == nil {
+		_, err = s.update(func(w *writer) error {
+			if _, err := w.txn.Get(k); err == nil {
 				alreadySeen = true
 				return nil
 			} else if !errors.Is(err, badger.ErrKeyNotFound) {
@@ -80,7 +80,7 @@ func (s *Store) SeeInvocation(ctx context.Context, c cid.Cid, exp time.Time) (al
 				}
 				e.ExpiresAt = uint64(at)
 			}
-			return txn.SetEntry(e)
+			return w.setEntry(e)
 		})
 		// A conflict means a concurrent call wrote the entry between our read
 		// and our commit; the retry then sees it.
@@ -91,9 +91,6 @@ func (s *Store) SeeInvocation(ctx context.Context, c cid.Cid, exp time.Time) (al
 	}
 	if err != nil {
 		return false, fmt.Errorf("store: see invocation %s: %w", c, err)
-	}
-	if !alreadySeen {
-		s.sync.committed(0)
 	}
 	return alreadySeen, nil
 }

@@ -30,9 +30,9 @@ func (s *Store) PutWorkflow(ctx context.Context, c cid.Cid, b []byte) error {
 	}
 	now := time.Now().UnixNano()
 	wk := key(pfxWorkflow, c)
-	err := s.db.Update(func(txn *badger.Txn) error {
+	_, err := s.update(func(w *writer) error {
 		// Drop the old entry of the time index, if any.
-		if item, err := txn.Get(wk); err == nil {
+		if item, err := w.txn.Get(wk); err == nil {
 			var old []byte
 			if err := item.Value(func(v []byte) error {
 				if len(v) >= 8 {
@@ -43,7 +43,7 @@ func (s *Store) PutWorkflow(ctx context.Context, c cid.Cid, b []byte) error {
 				return err
 			}
 			if old != nil {
-				if err := txn.Delete(old); err != nil {
+				if err := w.delete(old); err != nil {
 					return err
 				}
 			}
@@ -51,10 +51,10 @@ func (s *Store) PutWorkflow(ctx context.Context, c cid.Cid, b []byte) error {
 			return err
 		}
 		v := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(b)), uint64(now))
-		if err := txn.Set(wk, append(v, b...)); err != nil {
+		if err := w.set(wk, append(v, b...)); err != nil {
 			return err
 		}
-		return txn.Set(recentKey(now, c), nil)
+		return w.set(recentKey(now, c), nil)
 	})
 	if errors.Is(err, badger.ErrConflict) {
 		return fmt.Errorf("store: put workflow %s: concurrent put of the same workflow: %w", c, err)
@@ -62,7 +62,6 @@ func (s *Store) PutWorkflow(ctx context.Context, c cid.Cid, b []byte) error {
 	if err != nil {
 		return fmt.Errorf("store: put workflow %s: %w", c, err)
 	}
-	s.sync.committed(8 + len(b))
 	return nil
 }
 
