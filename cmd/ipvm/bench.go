@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -14,6 +16,7 @@ func newBenchCmd(e *env) *cobra.Command {
 	var asJSON bool
 	var only []string
 	var cfg bench.Config
+	var cpuProfile string
 	c := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure the project's performance goals, each beside its floor",
@@ -31,6 +34,17 @@ repository root: the fuel suite reads fuel/testdata/gosha.wasm.`,
 				if !contains(strings.Split(suiteNames(), ", "), name) {
 					return fmt.Errorf("no suite %q (the suites: %s)", name, suiteNames())
 				}
+			}
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
 			}
 			failed := 0
 			if !asJSON {
@@ -75,6 +89,7 @@ repository root: the fuel suite reads fuel/testdata/gosha.wasm.`,
 	c.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per metric")
 	c.Flags().BoolVar(&cfg.Short, "short", false, "run every suite in a reduced form (checks it works; figures too noisy to read)")
 	c.Flags().StringVar(&cfg.Repo, "repo-root", "", "the ipvm checkout, for test modules (default: found from the working directory)")
+	c.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof; each suite's phases carry a pprof label \"bench\")")
 	c.Flags().StringSliceVar(&only, "suite", nil, "run only these suites: "+suiteNames())
 	return c
 }
