@@ -191,7 +191,10 @@ func BenchmarkBadgerUpdate(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		r := pool[i%len(pool)]
-		err := s.db.Update(func(txn *badger.Txn) error { return setReceipt(txn, r.task, r.rcpt, r.b, false) })
+		err := s.db.Update(func(txn *badger.Txn) error {
+			_, err := setReceipt(txn, r.task, r.rcpt, r.b, false)
+			return err
+		})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -217,7 +220,10 @@ func BenchmarkBadgerSyncWritesParallel(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			r := pool[next.Add(1)%uint64(len(pool))]
-			err := db.Update(func(txn *badger.Txn) error { return setReceipt(txn, r.task, r.rcpt, r.b, false) })
+			err := db.Update(func(txn *badger.Txn) error {
+				_, err := setReceipt(txn, r.task, r.rcpt, r.b, false)
+				return err
+			})
 			if err != nil {
 				b.Error(err)
 				return

@@ -153,11 +153,8 @@ func (c *committer) commit(batch []*commitReq) {
 	j := c.sync.journal
 	for len(batch) > 0 {
 		j.amu.Lock() // from the commit to the append: records in commit order
-		n, err := c.commitSome(batch)
-		longest := 0
-		for _, r := range batch[:n] {
-			longest = max(longest, r.rcpt.ByteLen()+len(r.b)) // the index value
-		}
+		longest := 0 // with a replaced receipt written out whole: it may be the longest
+		n, err := c.commitSome(batch, &longest)
 		journaled := err == nil && longest < c.sync.threshold && j.appendReceipts(batch[:n])
 		j.amu.Unlock()
 		seq := c.sync.committed(longest, journaled)
@@ -190,8 +187,10 @@ func (c *committer) commit(batch []*commitReq) {
 }
 
 // commitSome commits a prefix of batch in one transaction and returns its
-// length (at least 1) and the commit error.
-func (c *committer) commitSome(batch []*commitReq) (int, error) {
+// length (at least 1) and the commit error. It raises *longest to the
+// length of the longest value it wrote, which tells whether the write
+// touched the value log.
+func (c *committer) commitSome(batch []*commitReq, longest *int) (int, error) {
 	if err := c.space.check(); err != nil {
 		return len(batch), err // nothing written; every request gets the error
 	}
@@ -199,7 +198,8 @@ func (c *committer) commitSome(batch []*commitReq) (int, error) {
 	defer txn.Discard()
 	n := 0
 	for _, r := range batch {
-		err := setReceipt(txn, r.task, r.rcpt, r.b, r.keepIndex)
+		written, err := setReceipt(txn, r.task, r.rcpt, r.b, r.keepIndex)
+		*longest = max(*longest, written)
 		if errors.Is(err, badger.ErrTxnTooBig) && n > 0 {
 			break // commit what fits; the rest goes in the next transaction
 		}
@@ -218,40 +218,43 @@ func (c *committer) commitSome(batch []*commitReq) (int, error) {
 // value carries the receipt so the memo lookup is one read, and the
 // receipt's own key points at the index (package doc, Keys): a receipt is
 // written once. An entry a new receipt replaces is first written out whole
-// under its own receipt CID.
-func setReceipt(txn *badger.Txn, task, rcpt cid.Cid, b []byte, keepIndex bool) error {
+// under its own receipt CID. It returns the length of the longest value
+// it set.
+func setReceipt(txn *badger.Txn, task, rcpt cid.Cid, b []byte, keepIndex bool) (int, error) {
 	tk := key(pfxTask, task)
 	item, err := txn.Get(tk)
+	longest := 0
 	switch {
 	case err == nil && keepIndex:
 		// The task already has an index entry: keep it, store this one whole.
-		return txn.Set(key(pfxReceipt, rcpt), b)
+		return len(b), txn.Set(key(pfxReceipt, rcpt), b)
 	case err == nil:
 		old, err := item.ValueCopy(nil)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		oldRcpt, oldBytes, err := splitEntry(old)
 		if err != nil {
-			return fmt.Errorf("memo entry of %s: %w", task, err)
+			return 0, fmt.Errorf("memo entry of %s: %w", task, err)
 		}
 		if !oldRcpt.Equals(rcpt) {
 			if err := txn.Set(key(pfxReceipt, oldRcpt), oldBytes); err != nil {
-				return err
+				return 0, err
 			}
+			longest = len(oldBytes)
 		}
 	case !errors.Is(err, badger.ErrKeyNotFound):
-		return err
+		return 0, err
 	}
 	ptr := make([]byte, 0, 1+task.ByteLen())
 	ptr = append(append(ptr, receiptPointer), task.KeyString()...)
 	if err := txn.Set(key(pfxReceipt, rcpt), ptr); err != nil {
-		return err
+		return 0, err
 	}
 	idx := make([]byte, 0, rcpt.ByteLen()+len(b))
 	idx = append(idx, rcpt.KeyString()...)
 	idx = append(idx, b...)
-	return txn.Set(tk, idx)
+	return max(longest, len(idx)), txn.Set(tk, idx)
 }
 
 // splitEntry splits a memo index entry into the receipt CID and the

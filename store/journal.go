@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -67,11 +68,19 @@ type journal struct {
 	// amu is held by a writer from badger's commit to the append, so that
 	// records follow commit order; it guards buf, size, next and broken.
 	// The syncer reads cur and takes over rotated segments under mu.
-	amu    sync.Mutex
-	buf    []byte
-	size   int64
-	next   uint64 // number of the next segment to create
-	broken bool   // an append failed: the committer reports writes unjournaled
+	amu  sync.Mutex
+	buf  []byte
+	size int64
+	next uint64 // number of the next segment to create
+
+	// broken is set when an append or a rotation failed, or a sync did
+	// (the store's sync error is sticky): from then on writes are reported
+	// unjournaled, so the syncer makes them durable through badger's logs,
+	// and once it has done so for everything, it deletes the segments
+	// (retire): replaying them over the newer writes would undo those.
+	broken  atomic.Bool
+	retired bool // syncer only
+	log     *slog.Logger
 
 	// appends counts successful appends; synced is its value at the start
 	// of the last sync of the current segment (syncer only).
@@ -114,45 +123,51 @@ type op struct {
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
 // openJournal opens the journal in dir, replays its segments into db and
-// starts a new segment. It returns the journal and the number of receipts
-// it wrote back.
-func openJournal(db *badger.DB, dir, bdir string) (*journal, int, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, 0, err
+// starts a new segment. It returns the journal, the number of receipts it
+// wrote back and the replayed segments, which the caller deletes once it
+// has synced badger's logs (removeSegments).
+func openJournal(db *badger.DB, dir, bdir string, log *slog.Logger) (*journal, int, []uint64, error) {
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			return nil, 0, nil, err
+		}
+		if err := fsyncFile(bdir); err != nil { // the new directory's entry
+			return nil, 0, nil, err
+		}
 	}
-	j := &journal{dir: dir, bdir: bdir, next: 1}
+	j := &journal{dir: dir, bdir: bdir, next: 1, log: log}
 	nums, err := j.segments()
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
 	replayed := 0
 	for _, n := range nums {
 		b, err := os.ReadFile(j.path(n))
 		if err != nil {
-			return nil, 0, err
+			return nil, 0, nil, err
 		}
 		k, err := replay(db, b)
 		replayed += k
 		if err != nil {
-			return nil, 0, fmt.Errorf("journal segment %d: %w", n, err)
+			return nil, 0, nil, fmt.Errorf("journal segment %d: %w", n, err)
 		}
 		j.next = max(j.next, n+1)
 	}
-	if len(nums) > 0 {
-		// The replayed receipts are in the current memtable; the old
-		// segments go once badger has flushed it.
-		maxMem, err := newestMemLog(bdir)
-		if err != nil {
-			return nil, 0, err
-		}
-		for _, n := range nums {
-			j.done = append(j.done, &segment{num: n, maxMem: maxMem})
-		}
-	}
 	if j.cur, err = j.create(); err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
-	return j, replayed, nil
+	return j, replayed, nums, nil
+}
+
+// removeSegments deletes segments nums (obsolete: their writes are synced
+// in badger's logs).
+func (j *journal) removeSegments(nums []uint64) error {
+	for _, n := range nums {
+		if err := os.Remove(j.path(n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
 }
 
 func (j *journal) path(n uint64) string {
@@ -221,11 +236,11 @@ func (j *journal) appendOps(ops []op) bool {
 // and starts a new segment when it is full.
 func (j *journal) write(b []byte) bool {
 	j.buf = b
-	if j.broken {
+	if j.broken.Load() {
 		return false
 	}
 	if _, err := j.cur.f.Write(b); err != nil {
-		j.broken = true // a torn record may follow; append no more
+		j.fail("append", err) // a torn record may follow; append no more
 		return false
 	}
 	j.size += int64(len(b))
@@ -244,12 +259,12 @@ func (j *journal) write(b []byte) bool {
 func (j *journal) rotate() {
 	maxMem, err := newestMemLog(j.bdir)
 	if err != nil {
-		j.broken = true
+		j.fail("rotate", err)
 		return
 	}
 	next, err := j.create()
 	if err != nil {
-		j.broken = true
+		j.fail("rotate", err)
 		return
 	}
 	j.mu.Lock()
@@ -257,6 +272,13 @@ func (j *journal) rotate() {
 	j.rotated = append(j.rotated, j.cur)
 	j.cur = next
 	j.mu.Unlock()
+}
+
+// fail breaks the journal (see broken).
+func (j *journal) fail(what string, err error) {
+	if !j.broken.Swap(true) && j.log != nil {
+		j.log.Warn("store journal broken: writes are synced through badger's logs until the store is reopened", "op", what, "err", err)
+	}
 }
 
 // appendReceiptRecord appends r's journal record to b.
@@ -322,7 +344,7 @@ func decodeRecord(b []byte) (record, int, error) {
 	if uint64(n) > uint64(len(b)-8) {
 		return record{}, 0, errTornRecord
 	}
-	p := b[8 : 8+n]
+	p := b[8 : 8+int(n)]
 	if crc32.Checksum(p, crcTable) != binary.LittleEndian.Uint32(b[4:]) || len(p) < 1 {
 		return record{}, 0, errTornRecord
 	}
@@ -397,7 +419,8 @@ func replay(db *badger.DB, b []byte) (int, error) {
 				return err
 			}
 			written++
-			return setReceipt(txn, r.req.task, r.req.rcpt, r.req.b, r.req.keepIndex)
+			_, err := setReceipt(txn, r.req.task, r.req.rcpt, r.req.b, r.req.keepIndex)
+			return err
 		})
 		if err != nil {
 			return written, err
@@ -415,18 +438,18 @@ func (j *journal) sync() error {
 	j.rotated = nil
 	j.mu.Unlock()
 	for i, s := range rotated {
-		if err := fdatasync(s.f); err != nil {
-			j.mu.Lock()
-			j.rotated = append(rotated[i:], j.rotated...) // try again next round
+		err := fdatasync(s.f)
+		j.mu.Lock()
+		if err != nil {
+			j.rotated = append(rotated[i:], j.rotated...) // closed by close
 			j.mu.Unlock()
 			return err
 		}
 		s.f.Close()
 		s.f = nil
+		j.done = append(j.done, s)
+		j.mu.Unlock()
 	}
-	j.mu.Lock()
-	j.done = append(j.done, rotated...)
-	j.mu.Unlock()
 	if appends == j.synced {
 		return nil // nothing appended since the last sync (a clean fdatasync still flushes the disk cache)
 	}
@@ -473,6 +496,28 @@ func (j *journal) collect() error {
 	j.done = slices.DeleteFunc(j.done, func(s *segment) bool { return slices.Contains(gone, s) })
 	j.mu.Unlock()
 	return nil
+}
+
+// retire deletes every segment, once the syncer has synced badger's logs
+// after the journal broke: every write is then durable there, and the
+// segments only hold older values of keys written since.
+func (j *journal) retire() error {
+	j.mu.Lock()
+	segs := append(append(slices.Clone(j.rotated), j.done...), j.cur)
+	j.rotated, j.done = nil, nil
+	j.mu.Unlock()
+	var err error
+	for _, s := range segs {
+		if s.f != nil && s.num != j.cur.num {
+			s.f.Close()
+			s.f = nil
+		}
+		if rerr := os.Remove(j.path(s.num)); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) && err == nil {
+			err = rerr
+		}
+	}
+	j.retired = true
+	return err
 }
 
 // close closes the segment files. When badger was closed cleanly (flushing

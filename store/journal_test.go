@@ -20,6 +20,14 @@ import (
 // src stays open; its files are read through the page cache.
 func copyWithoutMemLogs(t *testing.T, src string) string {
 	t.Helper()
+	return copyStore(t, src, false)
+}
+
+// copyStore copies the store directory src, open or not, to a fresh
+// directory, without the locks and, unless withMem, without badger's
+// memtable logs. With them it is what a killed process leaves.
+func copyStore(t *testing.T, src string, withMem bool) string {
+	t.Helper()
 	dst := t.TempDir()
 	err := filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
 		if err != nil {
@@ -29,7 +37,7 @@ func copyWithoutMemLogs(t *testing.T, src string) string {
 		if d.IsDir() {
 			return os.MkdirAll(filepath.Join(dst, rel), 0o700)
 		}
-		if strings.HasSuffix(d.Name(), ".mem") || d.Name() == "LOCK" || d.Name() == lockFile {
+		if (!withMem && strings.HasSuffix(d.Name(), ".mem")) || d.Name() == "LOCK" || d.Name() == lockFile {
 			return nil
 		}
 		in, err := os.Open(path)
@@ -105,6 +113,11 @@ func TestJournalRestoresLostMemtable(t *testing.T) {
 	r := openAt(t, copyWithoutMemLogs(t, dir), Options{})
 	if got := r.Stats().ReceiptsReplayed; got != n {
 		t.Errorf("replayed %d receipts, want %d", got, n)
+	}
+	// The replayed segments are gone (their writes synced in badger's
+	// logs); the journal holds a fresh one.
+	if segs, err := r.sync.journal.segments(); err != nil || len(segs) != 1 || segs[0] == 1 {
+		t.Errorf("journal segments after the replay: %v, %v; want one new segment", segs, err)
 	}
 	for i := range n {
 		c, _, err := r.ReceiptForTask(ctx, tasks[i])
@@ -238,6 +251,82 @@ func TestJournalSegmentsCollected(t *testing.T) {
 			t.Errorf("task %d: %v", i, err)
 		}
 	}
+}
+
+// TestJournalRetired: after the journal breaks (a failed append), the next
+// sync round syncs badger's logs and deletes every segment, so that no
+// older write can be replayed over a newer one; writes go on, durable.
+func TestJournalRetired(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := openAt(t, dir, Options{})
+	wf := []byte(`{"name":"retired","tasks":[]}`)
+	c := rawCID(wf)
+	if err := s.PutWorkflow(ctx, c, wf); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s.sync.journal.amu.Lock()
+	s.sync.journal.fail("test", errors.New("injected"))
+	s.sync.journal.amu.Unlock()
+	time.Sleep(10 * time.Millisecond) // a later added time
+	if err := s.PutWorkflow(ctx, c, wf); err != nil {
+		t.Fatal(err)
+	}
+	task, rcpt, b := fakeReceipt(t, 7, 100)
+	if err := s.PutReceipt(ctx, task, rcpt, b); err != nil {
+		t.Fatal(err)
+	}
+	if !s.sync.journal.retired {
+		t.Fatal("the broken journal was not retired by the sync")
+	}
+	if segs, _ := filepath.Glob(filepath.Join(dir, journalDir, "*"+journalExt)); len(segs) != 0 {
+		t.Fatalf("%d segments left after the retirement", len(segs))
+	}
+	newest := rawValue(t, s, key(pfxWorkflow, c))
+	r := openAt(t, copyStore(t, dir, true), Options{})
+	if got := rawValue(t, r, key(pfxWorkflow, c)); !bytes.Equal(got, newest) {
+		t.Errorf("after a restart the workflow entry is %x, want the newest %x", got[:8], newest[:8])
+	}
+	if _, _, err := r.ReceiptForTask(ctx, task); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestReplacedLargeReceiptSyncsValueLog: a receipt that replaces one too
+// large for the LSM tree writes that one out whole again, into the value
+// log, so the round must fsync the value log and cannot rely on the
+// journal.
+func TestReplacedLargeReceiptSyncsValueLog(t *testing.T) {
+	ctx := context.Background()
+	s := openT(t)
+	task, r1, b1 := fakeReceipt(t, 1, 8<<10)
+	if err := s.PutReceipt(ctx, task, r1, b1); err != nil {
+		t.Fatal(err)
+	}
+	vw, ww := s.sync.vlogWrites.Load(), s.sync.walWrites.Load()
+	b2 := []byte{0x82, 0x01, 0x02}
+	if err := s.PutReceipt(ctx, task, rawCID(b2), b2); err != nil {
+		t.Fatal(err)
+	}
+	if s.sync.vlogWrites.Load() == vw || s.sync.walWrites.Load() == ww {
+		t.Error("the small receipt that moved a large one out counted as a small, journaled write")
+	}
+	if got, err := s.Receipt(ctx, r1); err != nil || !bytes.Equal(got, b1) {
+		t.Errorf("the replaced receipt: %v", err)
+	}
+}
+
+// rawValue reads k from s's badger.
+func rawValue(t *testing.T, s *Store, k []byte) []byte {
+	t.Helper()
+	v, err := s.get(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
 
 func fakeCID(t *testing.T, s string) cid.Cid {

@@ -90,8 +90,22 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("store: open %s: %w", dir, err)
 	}
 	y := newSyncer(db, dir, opts.ValueThreshold)
-	j, replayed, err := openJournal(db, filepath.Join(dir, journalDir), dir)
+	j, replayed, old, err := openJournal(db, filepath.Join(dir, journalDir), dir, opts.Logger)
+	if err == nil && len(old) > 0 {
+		// Make what the segments held durable in badger's own logs (the
+		// replay may have written large values to the value log), then
+		// drop them.
+		y.journal = j
+		y.walWrites.Add(1)
+		y.vlogWrites.Add(1)
+		if err = y.syncLogs(); err == nil {
+			err = j.removeSegments(old)
+		}
+	}
 	if err != nil {
+		if j != nil {
+			j.close(false)
+		}
 		db.Close()
 		release()
 		return nil, fmt.Errorf("store: open %s: journal: %w", dir, err)

@@ -102,6 +102,9 @@ func (y *syncer) syncRound() {
 		y.syncs.Add(1)
 		err = y.syncLogs()
 	}
+	if err != nil {
+		y.journal.fail("sync", err) // no more segments to keep: nothing syncs them
+	}
 	y.mu.Lock()
 	if err != nil && y.err == nil {
 		y.err = fmt.Errorf("%w: %v", ErrSyncFailed, err)
@@ -147,7 +150,12 @@ func (y *syncer) syncLogs() error {
 	// for a later round, and Open replays them harmlessly.
 	_ = y.journal.collect()
 	syncMem := ww != y.walSynced
-	if !syncMem && vw == y.vlogSynced {
+	// A broken journal is retired after a round has synced everything
+	// through badger's logs.
+	retire := y.journal.broken.Load() && !y.journal.retired
+	syncMem = syncMem || retire
+	syncVlog := vw != y.vlogSynced || retire
+	if !syncMem && !syncVlog {
 		return nil // everything since the last log fsync is in the journal
 	}
 	ents, err := os.ReadDir(y.dir)
@@ -171,7 +179,7 @@ func (y *syncer) syncLogs() error {
 		})
 		for i, name := range names {
 			current := i == len(names)-1
-			if y.finished[name] || (current && ext == ".vlog" && vw == y.vlogSynced) || (ext == ".mem" && !syncMem) {
+			if y.finished[name] || (current && ext == ".vlog" && !syncVlog) || (ext == ".mem" && !syncMem) {
 				continue
 			}
 			if err := fsyncFile(filepath.Join(y.dir, name)); err != nil {
@@ -187,6 +195,12 @@ func (y *syncer) syncLogs() error {
 	}
 	y.vlogSynced = vw
 	y.walSynced = ww
+	if retire {
+		// A segment that could not be removed would be replayed over newer
+		// writes at the next Open; unlink failing on a directory we write
+		// is not a case we handle beyond trying again at Close.
+		_ = y.journal.retire()
+	}
 	for name := range y.finished {
 		if !present[name] {
 			delete(y.finished, name)
