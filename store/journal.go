@@ -175,24 +175,7 @@ func (j *journal) path(n uint64) string {
 }
 
 // segments lists the segment numbers in the directory, oldest first.
-func (j *journal) segments() ([]uint64, error) {
-	ents, err := os.ReadDir(j.dir)
-	if err != nil {
-		return nil, err
-	}
-	var nums []uint64
-	for _, e := range ents {
-		name, ok := strings.CutSuffix(e.Name(), journalExt)
-		if !ok {
-			continue
-		}
-		if n, err := strconv.ParseUint(name, 10, 64); err == nil {
-			nums = append(nums, n)
-		}
-	}
-	slices.Sort(nums)
-	return nums, nil
-}
+func (j *journal) segments() ([]uint64, error) { return numberedFiles(j.dir, journalExt) }
 
 // create starts segment j.next and makes its directory entry durable.
 func (j *journal) create() (*segment, error) {
@@ -418,9 +401,11 @@ func replay(db *badger.DB, b []byte) (int, error) {
 			} else if !errors.Is(err, badger.ErrKeyNotFound) {
 				return err
 			}
+			if _, err := setReceipt(txn, r.req.task, r.req.rcpt, r.req.b, r.req.keepIndex); err != nil {
+				return err
+			}
 			written++
-			_, err := setReceipt(txn, r.req.task, r.req.rcpt, r.req.b, r.req.keepIndex)
-			return err
+			return nil
 		})
 		if err != nil {
 			return written, err
@@ -545,47 +530,48 @@ func (j *journal) close(badgerClosed bool) error {
 		return err
 	}
 	nums, err := j.segments()
-	for _, n := range nums {
-		if rerr := os.Remove(j.path(n)); rerr != nil && err == nil {
-			err = rerr
-		}
+	if err != nil {
+		return err
 	}
-	return err
+	return j.removeSegments(nums)
 }
 
-// memLogs returns the numbers of badger's memtable logs (NNNNN.mem) in dir.
-func memLogs(dir string) ([]uint64, error) {
+// numberedFiles returns, in ascending order, the numbers of the files in
+// dir named by a decimal number and ext (badger's NNNNN.mem, our
+// NNNNNN.journal).
+func numberedFiles(dir, ext string) ([]uint64, error) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err
 	}
 	var nums []uint64
 	for _, e := range ents {
-		if name, ok := strings.CutSuffix(e.Name(), ".mem"); ok {
+		if name, ok := strings.CutSuffix(e.Name(), ext); ok {
 			if n, err := strconv.ParseUint(name, 10, 64); err == nil {
 				nums = append(nums, n)
 			}
 		}
 	}
+	slices.Sort(nums)
 	return nums, nil
 }
 
-// newestMemLog returns the number of the newest memtable log, 0 if none.
+// newestMemLog returns the number of badger's newest memtable log, 0 if none.
 func newestMemLog(dir string) (uint64, error) {
-	nums, err := memLogs(dir)
+	nums, err := numberedFiles(dir, ".mem")
 	if err != nil || len(nums) == 0 {
 		return 0, err
 	}
-	return slices.Max(nums), nil
+	return nums[len(nums)-1], nil
 }
 
-// oldestMemLog returns the number of the oldest memtable log, 0 if none.
+// oldestMemLog returns the number of badger's oldest memtable log, 0 if none.
 func oldestMemLog(dir string) (uint64, error) {
-	nums, err := memLogs(dir)
+	nums, err := numberedFiles(dir, ".mem")
 	if err != nil || len(nums) == 0 {
 		return 0, err
 	}
-	return slices.Min(nums), nil
+	return nums[0], nil
 }
 
 // writer is a read-write transaction whose writes the journal records.

@@ -91,11 +91,11 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	y := newSyncer(db, dir, opts.ValueThreshold)
 	j, replayed, old, err := openJournal(db, filepath.Join(dir, journalDir), dir, opts.Logger)
+	y.journal = j
 	if err == nil && len(old) > 0 {
 		// Make what the segments held durable in badger's own logs (the
 		// replay may have written large values to the value log), then
 		// drop them.
-		y.journal = j
 		y.walWrites.Add(1)
 		y.vlogWrites.Add(1)
 		if err = y.syncLogs(); err == nil {
@@ -110,7 +110,6 @@ func Open(dir string, opts Options) (*Store, error) {
 		release()
 		return nil, fmt.Errorf("store: open %s: journal: %w", dir, err)
 	}
-	y.journal = j
 	s := &Store{db: db, dir: dir, release: release, sync: y, commit: newCommitter(db, y), space: newSpace(dir, opts)}
 	s.commit.space = s.space
 	s.replayed = uint64(replayed)
