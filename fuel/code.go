@@ -92,6 +92,11 @@ func scanBody(r *reader, e emitter) ([]insert, error) {
 			if err != nil {
 				return nil, err
 			}
+			if bt < 0 && !blockValType(bt) {
+				// 0x63/0x64 (typed function references) take a heap type
+				// after them, which a charge inserted here would split.
+				return nil, fmt.Errorf("%w: block type %#02x at offset %d", ErrUnsupported, byte(bt)&0x7f, r.off()-1)
+			}
 			ins[top.owner].cost += cost
 			switch op {
 			case 0x02:
@@ -509,3 +514,14 @@ func instrumentBody(body []byte, base int, nparams uint32, e emitter) ([]byte, e
 // allows 2^32-1; real compilers stay far below, and the bound keeps a hostile
 // module from making the compiler allocate gigabytes.
 const maxLocals = 50000 - 2
+
+// blockValType reports whether bt, a negative block type read as s33, is
+// empty (0x40) or a value type of the supported proposals: i32, i64,
+// f32, f64, funcref, externref.
+func blockValType(bt int64) bool {
+	switch bt {
+	case -0x40, -1, -2, -3, -4, -0x10, -0x11:
+		return true
+	}
+	return false
+}
